@@ -1,0 +1,33 @@
+VENV   ?= .venv
+PYTHON := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install test demo bench tables fashion-data clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+install: $(STAMP)  ## create .venv and install pixeldcn with its pinned torch pair (idempotent)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --upgrade pip setuptools wheel
+	$(PYTHON) -m pip install -c constraints.txt -e '.[dev,launchers]'
+	touch $(STAMP)
+
+test: $(STAMP)  ## run the test suite
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)  ## train the default experiment (synthetic shapes, U-Net, PixelDCL) on the CPU
+	$(PYTHON) scripts/bench_upsamplers.py --device cpu
+
+bench: $(STAMP)  ## time every up-sampler at the paper's U-Net decoder shapes
+	$(PYTHON) scripts/bench_upsamplers.py
+
+fashion-data:  ## install Debian's Fashion-MNIST idx files under /usr/share/datasets/fashion-mnist
+	apt-get update && apt-get install -y dataset-fashion-mnist
+
+clean:  ## remove the virtual environment
+	rm -rf $(VENV)

@@ -1,0 +1,188 @@
+"""Pixel deconvolutional layers (Gao et al., 2017): iPixelDCL (Eqn. 2), PixelDCL (Eqn. 3).
+
+A 2x deconvolution is four convolutions of the input whose outputs F1..F4 are shuffled onto the
+output grid (Section 2.1); nothing relates adjacent output pixels, hence checkerboard artefacts.
+The pixel layers generate the four maps in order, each later map reading the earlier ones.
+Phase layout (every layer here, see ``_grid``): F1 -> (even, even), F2 -> (odd, odd),
+F3 -> (odd row, even col), F4 -> (even row, odd col). All kernels are 3x3, padding 1, with bias.
+
+``PixelDCL`` and ``IPixelDCL`` follow Fig. 6 of the paper (F3 and F4 computed together) and have
+two implementations of one function, selected by ``impl`` and sharing one state dict:
+``"reference"`` is the literal form (dilation onto the 2H x 2W grid, masked convolution there);
+``"fast"`` computes the same numbers at the input resolution and places them by one pixel shuffle.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._grid import dilate, interleave, shift
+
+IMPLS = ("fast", "reference")
+
+# The kernel taps PixelDCL's masked convolution keeps: the four edge-adjacent neighbours.
+# Cross-correlation reads input[y + dy - 1, x + dx - 1] at tap (dy, dx).
+EDGE_TAPS = {"up": (0, 1), "down": (2, 1), "left": (1, 0), "right": (1, 2)}
+
+
+def _check_impl(impl: str) -> str:
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {', '.join(IMPLS)}; got {impl!r}")
+    return impl
+
+
+def _conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, 3, padding=1)
+
+
+class PixelDCL(nn.Module):
+    """PixelDCL, Eqn. 3 in the efficient form of Fig. 6.
+
+    F1 = Fin * k1 and F2 = F1 * k2 (3x3 convolutions at the input resolution). F1 and F2 are
+    dilated into one 2H x 2W map X (F1 at even rows/even cols, F2 at odd/odd, zeros elsewhere);
+    the output is ``X + conv(X, k3 * mask) + b3`` where the mask keeps only the up, down, left and
+    right taps of the 3x3 kernel (one Cout x Cout weight per tap). So an F3 pixel at (2i+1, 2j)
+    reads F1[i, j], F1[i+1, j], F2[i, j-1], F2[i, j]; an F4 pixel at (2i, 2j+1) reads F2[i-1, j],
+    F2[i, j], F1[i, j], F1[i, j+1]; F1/F2 pixels pass through plus the bias b3.
+
+    ``fast`` computes the masked convolution as one 1x1 convolution of F1 and F2 with the four
+    taps stacked (one call: F1 and F2 share the weights, so they are concatenated along the
+    batch), then shifts and sums those products at H x W; no convolution runs at 2H x 2W.
+    ``conv3`` stores the full 3x3 kernel so both forms share a state dict; its masked taps are
+    zero and stay zero under training because neither form lets them reach the output (their
+    gradient is exactly zero).
+
+    Parameters (trainable): 9*Cin*Cout + 9*Cout^2 + 4*Cout^2 + 3*Cout
+    (``conv3`` stores 5*Cout^2 more, fixed at zero).
+    MACs per output pixel (fast): (9*Cin*Cout + 9*Cout^2 + 8*Cout^2) / 4.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, impl: str = "fast") -> None:
+        super().__init__()
+        self.impl = _check_impl(impl)
+        self.conv1 = _conv3x3(in_channels, out_channels)
+        self.conv2 = _conv3x3(out_channels, out_channels)
+        self.conv3 = _conv3x3(out_channels, out_channels)
+        mask = torch.zeros(1, 1, 3, 3)
+        for dy, dx in EDGE_TAPS.values():
+            mask[..., dy, dx] = 1.0
+        self.register_buffer("conv3_mask", mask, persistent=False)
+        with torch.no_grad():
+            self.conv3.weight.mul_(mask)
+
+    def frozen_parameter_count(self) -> int:
+        """Entries of ``conv3.weight`` that the mask fixes at zero."""
+        return int((self.conv3_mask == 0).sum()) * self.conv3.in_channels * self.conv3.out_channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        f1 = self.conv1(x)
+        f2 = self.conv2(f1)
+        if self.impl == "reference":
+            grid = dilate(f1, (0, 0)) + dilate(f2, (1, 1))
+            return grid + F.conv2d(grid, self.conv3.weight * self.conv3_mask, self.conv3.bias, padding=1)
+
+        w = self.conv3.weight
+        taps = torch.cat([w[:, :, dy, dx] for dy, dx in EDGE_TAPS.values()])[..., None, None]
+        from_f1, from_f2 = F.conv2d(torch.cat((f1, f2)), taps).chunk(2)
+        f1_up, f1_down, f1_left, f1_right = from_f1.chunk(4, dim=1)
+        f2_up, f2_down, f2_left, f2_right = from_f2.chunk(4, dim=1)
+        bias = self.conv3.bias.view(1, -1, 1, 1)
+        # The tap named "up" multiplies the pixel above the output pixel, and so on.
+        f3 = f1_up + shift(f1_down, rows=1) + shift(f2_left, cols=-1) + f2_right + bias
+        f4 = shift(f2_up, rows=-1) + f2_down + f1_left + shift(f1_right, cols=1) + bias
+        return interleave(f1 + bias, f2 + bias, f3, f4)
+
+
+class IPixelDCL(nn.Module):
+    """Input PixelDCL, Eqn. 2 in the form of Fig. 6: F3 and F4 from one convolution.
+
+    F1 = Fin * k1; F2 = [Fin, F1] * k2; [F3, F4] = [Fin, F1, F2] * k3 where ``conv3`` has 2*Cout
+    outputs (first half F3, second half F4). All at the input resolution, 3x3, padding 1, bias;
+    [.] is channel concatenation. ``reference`` dilates each map onto the 2H x 2W grid and adds
+    them; ``fast`` splits every kernel by the tensor it reads and fuses the slices that read the
+    same tensor into one call (Fin once, F1 once, F2 once), then places the maps by one pixel
+    shuffle.
+
+    Parameters: 9*(Cin*Cout + (Cin+Cout)*Cout + (Cin+2*Cout)*2*Cout) + 4*Cout.
+    MACs per output pixel: 9*(Cin*Cout + (Cin+Cout)*Cout + (Cin+2*Cout)*2*Cout) / 4.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, impl: str = "fast") -> None:
+        super().__init__()
+        self.impl = _check_impl(impl)
+        self.conv1 = _conv3x3(in_channels, out_channels)
+        self.conv2 = _conv3x3(in_channels + out_channels, out_channels)
+        self.conv3 = _conv3x3(in_channels + 2 * out_channels, 2 * out_channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.impl == "reference":
+            f1 = self.conv1(x)
+            f2 = self.conv2(torch.cat((x, f1), 1))
+            f3, f4 = self.conv3(torch.cat((x, f1, f2), 1)).chunk(2, dim=1)
+            return dilate(f1, (0, 0)) + dilate(f2, (1, 1)) + dilate(f3, (1, 0)) + dilate(f4, (0, 1))
+
+        cin, cout = self.conv1.in_channels, self.conv1.out_channels
+        w2_x, w2_f1 = self.conv2.weight.split((cin, cout), dim=1)
+        w3_x, w3_f1, w3_f2 = self.conv3.weight.split((cin, cout, cout), dim=1)
+        from_x = F.conv2d(
+            x,
+            torch.cat((self.conv1.weight, w2_x, w3_x)),
+            torch.cat((self.conv1.bias, self.conv2.bias, self.conv3.bias)),
+            padding=1,
+        )
+        f1, f2_from_x, f34_from_x = from_x.split((cout, cout, 2 * cout), dim=1)
+        f2_from_f1, f34_from_f1 = F.conv2d(f1, torch.cat((w2_f1, w3_f1)), padding=1).split((cout, 2 * cout), 1)
+        f2 = f2_from_x + f2_from_f1
+        f3, f4 = (f34_from_x + f34_from_f1 + F.conv2d(f2, w3_f2, padding=1)).chunk(2, dim=1)
+        return interleave(f1, f2, f3, f4)
+
+
+class IPixelDCLSeq(nn.Module):
+    """Strictly sequential iPixelDCL, Eqn. 2 as written: F4 also reads F3.
+
+    F1 = Fin*k1, F2 = [Fin,F1]*k2, F3 = [Fin,F1,F2]*k3, F4 = [Fin,F1,F2,F3]*k4, each a 3x3
+    convolution at the input resolution. Neighbourhoods on the output grid, for a, b in {-1,0,1}:
+    F2 at (2i+1, 2j+1) reads F1 at (2(i+a), 2(j+b)); F3 at (2i+1, 2j) reads F1 there and F2 at
+    (2(i+a)+1, 2(j+b)+1); F4 at (2i, 2j+1) reads those and F3 at (2(i+a)+1, 2(j+b)); every map
+    also reads Fin[i+a, j+b].
+
+    Parameters: 9*(Cin*Cout + (Cin+Cout)*Cout + (Cin+2*Cout)*Cout + (Cin+3*Cout)*Cout) + 4*Cout.
+    MACs per output pixel: the same sum without the bias term, divided by 4.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(_conv3x3(in_channels + k * out_channels, out_channels) for k in range(4))
+
+    def forward(self, x: Tensor) -> Tensor:
+        maps: list[Tensor] = []
+        for conv in self.convs:
+            maps.append(conv(torch.cat([x, *maps], 1)))
+        return interleave(*maps)
+
+
+class PixelDCLSeq(nn.Module):
+    """Strictly sequential PixelDCL, Eqn. 3 as written: only F1 reads the input, F4 also reads F3.
+
+    F1 = Fin*k1, F2 = F1*k2, F3 = [F1,F2]*k3, F4 = [F1,F2,F3]*k4, each a 3x3 convolution at the
+    input resolution. Neighbourhoods on the output grid, for a, b in {-1,0,1}: F2 at (2i+1, 2j+1)
+    reads F1 at (2(i+a), 2(j+b)); F3 at (2i+1, 2j) reads F1 there and F2 at (2(i+a)+1, 2(j+b)+1);
+    F4 at (2i, 2j+1) reads those and F3 at (2(i+a)+1, 2(j+b)).
+
+    Parameters: 9*(Cin*Cout + Cout^2 + 2*Cout^2 + 3*Cout^2) + 4*Cout.
+    MACs per output pixel: 9*(Cin*Cout + 6*Cout^2) / 4.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            _conv3x3(in_channels if k == 0 else k * out_channels, out_channels) for k in range(4)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        maps = [self.convs[0](x)]
+        for conv in self.convs[1:]:
+            maps.append(conv(torch.cat(maps, 1)))
+        return interleave(*maps)

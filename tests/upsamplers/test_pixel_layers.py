@@ -1,0 +1,181 @@
+"""PixelDCL / iPixelDCL: fast == reference, and both == a pixel-by-pixel reading of the paper."""
+
+import itertools
+
+import pytest
+import torch
+
+from pixeldcn.upsamplers import build_upsampler
+
+pytestmark = pytest.mark.usefixtures("float64_default")
+
+SIZES = [(4, 6), (5, 3), (1, 1), (2, 7)]
+BATCHES = [1, 3]
+
+
+@pytest.fixture
+def float64_default():
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+def _randomize(module, seed):
+    """Non-default weights everywhere (biases included), masked taps kept at zero."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+        if hasattr(module, "conv3_mask"):
+            module.conv3.weight.mul_(module.conv3_mask)
+    return module
+
+
+def _pair(name, cin, cout, seed=0):
+    reference = _randomize(build_upsampler(name, cin, cout, impl="reference"), seed)
+    fast = build_upsampler(name, cin, cout, impl="fast")
+    fast.load_state_dict(reference.state_dict())
+    return reference, fast
+
+
+def _at(t, i, j):
+    """t[:, :, i, j] with zero padding outside the map (a convolution's padding=1)."""
+    if 0 <= i < t.shape[2] and 0 <= j < t.shape[3]:
+        return t[:, :, i, j]
+    return torch.zeros(t.shape[:2])
+
+
+def literal_pixeldcl(module, x):
+    """Eqn. 3 / Fig. 6 evaluated output pixel by output pixel, independent of either implementation."""
+    f1 = module.conv1(x)
+    f2 = module.conv2(f1)
+    w, b = module.conv3.weight, module.conv3.bias
+    up, down, left, right = w[:, :, 0, 1], w[:, :, 2, 1], w[:, :, 1, 0], w[:, :, 1, 2]
+    n, _, h, wd = f1.shape
+    out = torch.zeros(n, w.shape[0], 2 * h, 2 * wd)
+    for i, j in itertools.product(range(h), range(wd)):
+        out[:, :, 2 * i, 2 * j] = f1[:, :, i, j] + b
+        out[:, :, 2 * i + 1, 2 * j + 1] = f2[:, :, i, j] + b
+        # F3 at (2i+1, 2j): F1 above and below, F2 left and right.
+        out[:, :, 2 * i + 1, 2 * j] = (
+            _at(f1, i, j) @ up.T + _at(f1, i + 1, j) @ down.T + _at(f2, i, j - 1) @ left.T + _at(f2, i, j) @ right.T + b
+        )
+        # F4 at (2i, 2j+1): F2 above and below, F1 left and right.
+        out[:, :, 2 * i, 2 * j + 1] = (
+            _at(f2, i - 1, j) @ up.T + _at(f2, i, j) @ down.T + _at(f1, i, j) @ left.T + _at(f1, i, j + 1) @ right.T + b
+        )
+    return out
+
+
+def literal_ipixeldcl(module, x):
+    """Eqn. 2 with F3, F4 from one convolution, shuffled by explicit indexing."""
+    f1 = module.conv1(x)
+    f2 = module.conv2(torch.cat([x, f1], 1))
+    f34 = module.conv3(torch.cat([x, f1, f2], 1))
+    cout = f1.shape[1]
+    n, _, h, w = f1.shape
+    out = torch.zeros(n, cout, 2 * h, 2 * w)
+    for i, j in itertools.product(range(h), range(w)):
+        out[:, :, 2 * i, 2 * j] = f1[:, :, i, j]
+        out[:, :, 2 * i + 1, 2 * j + 1] = f2[:, :, i, j]
+        out[:, :, 2 * i + 1, 2 * j] = f34[:, :cout, i, j]
+        out[:, :, 2 * i, 2 * j + 1] = f34[:, cout:, i, j]
+    return out
+
+
+def _outputs_and_grads(module, x, upstream):
+    x = x.clone().requires_grad_(True)
+    module.zero_grad(set_to_none=True)
+    out = module(x)
+    (out * upstream).sum().backward()
+    return out.detach(), x.grad, {k: p.grad for k, p in module.named_parameters()}
+
+
+@pytest.mark.parametrize("name", ["pixeldcl", "ipixeldcl"])
+@pytest.mark.parametrize("height,width", SIZES)
+@pytest.mark.parametrize("batch", BATCHES)
+def test_fast_equals_reference_outputs_and_gradients(name, height, width, batch):
+    reference, fast = _pair(name, cin=3, cout=5, seed=height * 10 + width)
+    gen = torch.Generator().manual_seed(batch)
+    x = torch.randn(batch, 3, height, width, generator=gen)
+    upstream = torch.randn(batch, 5, 2 * height, 2 * width, generator=gen)
+    out_r, gx_r, gp_r = _outputs_and_grads(reference, x, upstream)
+    out_f, gx_f, gp_f = _outputs_and_grads(fast, x, upstream)
+    torch.testing.assert_close(out_f, out_r, rtol=0, atol=1e-10)
+    torch.testing.assert_close(gx_f, gx_r, rtol=0, atol=1e-10)
+    assert gp_f.keys() == gp_r.keys()
+    for key in gp_r:
+        torch.testing.assert_close(gp_f[key], gp_r[key], rtol=0, atol=1e-10, msg=key)
+
+
+@pytest.mark.parametrize("impl", ["reference", "fast"])
+@pytest.mark.parametrize("height,width", [(3, 4), (1, 2)])
+def test_pixeldcl_matches_the_pixel_by_pixel_definition(impl, height, width):
+    module = _randomize(build_upsampler("pixeldcl", 2, 3, impl=impl), seed=7)
+    x = torch.randn(2, 2, height, width)
+    torch.testing.assert_close(module(x), literal_pixeldcl(module, x), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("impl", ["reference", "fast"])
+def test_ipixeldcl_matches_the_indexed_definition(impl):
+    module = _randomize(build_upsampler("ipixeldcl", 2, 3, impl=impl), seed=8)
+    x = torch.randn(2, 2, 3, 5)
+    torch.testing.assert_close(module(x), literal_ipixeldcl(module, x), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["pixeldcl", "ipixeldcl"])
+def test_both_implementations_share_one_state_dict(name):
+    reference = build_upsampler(name, 4, 6, impl="reference")
+    fast = build_upsampler(name, 4, 6, impl="fast")
+    shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
+    assert shapes(reference) == shapes(fast)
+    assert {k.split(".")[0] for k in shapes(fast)} == {"conv1", "conv2", "conv3"}
+    assert all(isinstance(getattr(fast, c), torch.nn.Conv2d) for c in ("conv1", "conv2", "conv3"))
+    assert fast.conv3.kernel_size == (3, 3)
+
+
+def test_pixeldcl_masked_taps_start_and_stay_zero_under_training():
+    module = build_upsampler("pixeldcl", 3, 4)
+    corner_and_centre = [(0, 0), (0, 2), (1, 1), (2, 0), (2, 2)]
+    assert all(module.conv3.weight[:, :, dy, dx].abs().sum() == 0 for dy, dx in corner_and_centre)
+    optimizer = torch.optim.Adam(module.parameters(), lr=0.1, weight_decay=1e-2)
+    for _ in range(3):
+        optimizer.zero_grad()
+        module(torch.randn(2, 3, 5, 5)).square().mean().backward()
+        optimizer.step()
+    for dy, dx in corner_and_centre:
+        assert module.conv3.weight[:, :, dy, dx].abs().sum() == 0
+    assert module.conv3.weight[:, :, 0, 1].abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ["ipixeldcl_seq", "pixeldcl_seq"])
+def test_sequential_variants_make_f4_depend_on_f3(name):
+    module = _randomize(build_upsampler(name, 2, 2), seed=5)
+    x = torch.randn(1, 2, 3, 3)
+    maps = []
+    for k, conv in enumerate(module.convs):
+        inputs = maps if name == "pixeldcl_seq" and k > 0 else [x, *maps]
+        maps.append(conv(torch.cat(inputs, 1)))
+    f1, f2, f3, f4 = maps
+    out = module(x)
+    torch.testing.assert_close(out[:, :, 0::2, 0::2], f1)
+    torch.testing.assert_close(out[:, :, 1::2, 1::2], f2)
+    torch.testing.assert_close(out[:, :, 1::2, 0::2], f3)
+    torch.testing.assert_close(out[:, :, 0::2, 1::2], f4)
+    # F4's kernel has a slice reading F3, and it matters.
+    assert module.convs[3].in_channels == (3 * 2 if name == "pixeldcl_seq" else 2 + 3 * 2)
+    with torch.no_grad():
+        module.convs[3].weight[:, -2:].zero_()
+    assert not torch.allclose(module(x)[:, :, 0::2, 1::2], f4)
+
+
+def test_deconvolution_is_four_shuffled_convolutions():
+    """Section 2.1's reading of DCL, checked on our 3x3 baseline: each phase is a convolution."""
+    module = _randomize(build_upsampler("deconv", 2, 3), seed=9)
+    x = torch.randn(1, 2, 4, 5)
+    out = module(x)
+    # out[2i, 2j] receives only the centre tap w[:, :, 1, 1] of input (i, j).
+    w = module.weight  # Cin x Cout x 3 x 3
+    expected_f1 = torch.einsum("nchw,co->nohw", x, w[:, :, 1, 1]) + module.bias.view(1, -1, 1, 1)
+    torch.testing.assert_close(out[:, :, 0::2, 0::2], expected_f1)
