@@ -30,8 +30,8 @@ def count_macs(module: nn.Module, input_shape: tuple[int, ...]) -> int:
     return counter.get_total_flops() // 2
 
 
-def cost_table(in_channels: int, out_channels: int, size: int = 8) -> list[dict[str, float | int | str]]:
-    """One row per registered up-sampler: parameters and MACs per output pixel."""
+def cost_table(in_channels: int, out_channels: int, size: int = 32) -> list[dict[str, float | int | str]]:
+    """One row per registered up-sampler: parameters and MACs per output pixel, for a size x size input."""
     rows = []
     for name in UPSAMPLERS:
         module = build_upsampler(name, in_channels, out_channels)

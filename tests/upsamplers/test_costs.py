@@ -18,7 +18,7 @@ FORMULAS = {
     ),
     "pixeldcl": (
         9 * CIN * COUT + 9 * COUT**2 + 4 * COUT**2 + 3 * COUT,
-        (9 * CIN * COUT + 9 * COUT**2 + 8 * COUT**2) / 4,
+        lambda size: (9 * CIN * COUT + 9 * COUT**2 + 8 * COUT**2) / 4 + COUT**2 * 2 * size / size**2,
     ),
     "ipixeldcl_seq": (
         9 * (CIN * COUT + (CIN + COUT) * COUT + (CIN + 2 * COUT) * COUT + (CIN + 3 * COUT) * COUT) + 4 * COUT,
@@ -40,6 +40,8 @@ def test_every_registered_upsampler_has_a_formula():
 @pytest.mark.parametrize("size", [4, 6])
 def test_counts_match_the_docstring_formulas(name, size):
     params, macs_per_pixel = FORMULAS[name]
+    if callable(macs_per_pixel):
+        macs_per_pixel = macs_per_pixel(size)
     module = build_upsampler(name, CIN, COUT)
     assert count_parameters(module) == params
     assert count_macs(module, (2, CIN, size, size)) == macs_per_pixel * 2 * (2 * size) ** 2
@@ -49,8 +51,9 @@ def test_reference_pixeldcl_pays_for_the_full_resolution_masked_convolution():
     fast = build_upsampler("pixeldcl", CIN, COUT)
     reference = build_upsampler("pixeldcl", CIN, COUT, impl="reference")
     shape = (1, CIN, 4, 4)
-    # The literal form convolves the 8x8 grid with the full 3x3 kernel: 9*COUT^2 per output pixel.
-    extra = (9 * COUT**2 - 8 * COUT**2 / 4) * 64
+    # The literal form convolves the 8x8 grid with the full 3x3 kernel: 9*COUT^2 per output pixel;
+    # the fast form's 2-tap convolutions cost 8*COUT^2 per input pixel plus one padded row/column.
+    extra = 9 * COUT**2 * 64 - 4 * (2 * COUT**2) * (4 + 1) * 4
     assert count_macs(reference, shape) - count_macs(fast, shape) == extra
 
 
@@ -62,5 +65,6 @@ def test_table_cli_prints_every_upsampler(capsys):
 
 
 def test_cost_table_rows():
-    rows = {row["name"]: row for row in cost_table(CIN, COUT)}
-    assert rows["pixeldcl"]["macs_per_output_pixel"] == FORMULAS["pixeldcl"][1]
+    rows = {row["name"]: row for row in cost_table(CIN, COUT, size=16)}
+    assert rows["pixeldcl"]["macs_per_output_pixel"] == FORMULAS["pixeldcl"][1](16)
+    assert rows["deconv6"]["macs_per_output_pixel"] == FORMULAS["deconv6"][1]
