@@ -1,0 +1,239 @@
+"""MS COCO instances turned into semantic segmentation (81 classes: background + 80 categories).
+
+Directory layout::
+
+    <root>/annotations/instances_{train,val}<year>.json
+    <root>/{train,val}<year>/<file_name>.jpg          (file_name as listed in the JSON)
+    <root>/semantic_masks/{train,val}<year>/           cache written here on first use
+
+Category ids (1 .. 90 with gaps in COCO) map in ascending order to classes 1 .. 80; 0 is
+background. A pixel covered by two or more instances, of any categories, or by a crowd region
+(``iscrowd=1``) is 255 (ignored): its label is ambiguous. Converting instances takes minutes for
+train2017, so masks are converted once into PNGs (one per image, written atomically) and an
+``index.json`` that records the annotation file it came from; later constructions read only the
+index. Images without annotations are kept, all background.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from pycocotools.coco import COCO
+from torch import Tensor
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport, missing
+from pixeldcn.data.palette import pascal_palette
+from pixeldcn.data.transforms import SegmentationTransform, worker_rng
+
+SPLITS = ("train", "val")
+LAYOUT = (
+    "<root>/annotations/instances_{train,val}<year>.json and <root>/{train,val}<year>/<file_name>.jpg "
+    "(masks are cached in <root>/semantic_masks/)"
+)
+FIX = "set dataset.root=/path/to/coco (see data/README.md), and dataset.year=2014 for COCO 2014"
+# Bump when the mask conversion changes so old caches are rebuilt.
+CACHE_VERSION = 1
+IGNORE_INDEX = 255
+
+
+def annotation_path(root: str | os.PathLike[str], split: str, year: int) -> Path:
+    """``<root>/annotations/instances_<split><year>.json``."""
+    return Path(root) / "annotations" / f"instances_{split}{year}.json"
+
+
+def image_dir(root: str | os.PathLike[str], split: str, year: int) -> Path:
+    """``<root>/<split><year>``, where the JSON's ``file_name`` entries live."""
+    return Path(root) / f"{split}{year}"
+
+
+def check_layout(root: str | os.PathLike[str], splits: tuple[str, ...] = SPLITS, year: int = 2017) -> list[str]:
+    """Problems that stop the given splits from loading: a missing annotation file or image directory."""
+    if not Path(root).is_dir():
+        return [missing(root, "directory")]
+    problems = []
+    for split in splits:
+        if not annotation_path(root, split, year).is_file():
+            problems.append(missing(annotation_path(root, split, year), f"{split} annotation file"))
+        if not image_dir(root, split, year).is_dir():
+            problems.append(missing(image_dir(root, split, year), f"{split} image directory"))
+    return problems
+
+
+def inspect_layout(root: str | os.PathLike[str], year: int = 2017) -> LayoutReport:
+    """Count listed, present and cached images per split and list every listed image that is missing.
+
+    This parses each annotation file, which takes a while (and a few GB) for train2017.
+    """
+    report = LayoutReport(problems=check_layout(root, SPLITS, year))
+    for split in SPLITS:
+        annotations = annotation_path(root, split, year)
+        if not annotations.is_file():
+            continue
+        try:
+            listed = [entry["file_name"] for entry in json.loads(annotations.read_text())["images"]]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            report.problems.append(f"unreadable {split} annotation file {annotations}: {error}")
+            continue
+        absent = [image_dir(root, split, year) / name for name in listed]
+        absent = [path for path in absent if not path.is_file()]
+        report.counts[f"{split} images listed"] = len(listed)
+        report.counts[f"{split} images present"] = len(listed) - len(absent)
+        cache = Path(root) / "semantic_masks" / f"{split}{year}"
+        report.counts[f"{split} masks cached"] = len(list(cache.glob("*.png"))) if cache.is_dir() else 0
+        report.problems.extend(missing(path, f"{split} image") for path in absent)
+    return report
+
+
+def category_classes(coco: COCO) -> dict[int, int]:
+    """Map COCO category ids, in ascending order, to class ids 1 .. number of categories."""
+    return {category_id: class_id for class_id, category_id in enumerate(sorted(coco.getCatIds()), start=1)}
+
+
+def coco_semantic_mask(coco: COCO, image_id: int) -> np.ndarray:
+    """The semantic mask of one image: uint8 ``H x W`` class ids (see :func:`category_classes`).
+
+    Background is 0. Pixels covered by two or more non-crowd instances, or by any crowd region,
+    are 255. Polygon, RLE and uncompressed-RLE segmentations are all rasterized by
+    ``COCO.annToMask``.
+    """
+    info = coco.imgs[image_id]
+    classes = category_classes(coco)
+    if len(classes) >= IGNORE_INDEX:
+        raise ValueError(f"{len(classes)} categories do not fit in uint8 class ids below {IGNORE_INDEX}")
+    semantic = np.zeros((info["height"], info["width"]), dtype=np.uint8)
+    coverage = np.zeros(semantic.shape, dtype=np.int32)
+    crowd = np.zeros(semantic.shape, dtype=bool)
+    for annotation in coco.loadAnns(coco.getAnnIds(imgIds=[image_id], iscrowd=None)):
+        region = coco.annToMask(annotation).astype(bool)
+        if annotation.get("iscrowd", 0):
+            crowd |= region
+        else:
+            coverage += region
+            semantic[region] = classes[annotation["category_id"]]
+    semantic[(coverage > 1) | crowd] = IGNORE_INDEX
+    return semantic
+
+
+def _replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _annotation_stamp(annotations: Path) -> dict[str, int]:
+    stat = annotations.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def load_mask_cache(annotations: Path, cache_dir: Path) -> dict[str, Any] | None:
+    """The cache index in ``cache_dir`` if it was built from ``annotations`` as they are now, else ``None``."""
+    index_path = cache_dir / "index.json"
+    if not index_path.is_file():
+        return None
+    try:
+        index = json.loads(index_path.read_text())
+    except ValueError:
+        return None
+    if index.get("version") != CACHE_VERSION or index.get("annotations") != _annotation_stamp(annotations):
+        return None
+    return index
+
+
+def build_mask_cache(annotations: Path, cache_dir: Path) -> dict[str, Any]:
+    """Convert every image's instances into ``<cache_dir>/<image_id>.png`` and write ``index.json`` last.
+
+    The index lists ``images`` as ``[image_id, file_name]`` pairs in ascending id order and the
+    ``class_names`` (background first). Because it is written after all masks, an interrupted
+    conversion leaves no index and is redone from scratch on the next construction.
+    """
+    stamp = _annotation_stamp(annotations)
+    coco = COCO(str(annotations))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    image_ids = sorted(coco.getImgIds())
+    for image_id in tqdm(image_ids, desc=f"COCO masks -> {cache_dir}", unit="img"):
+        mask = Image.fromarray(coco_semantic_mask(coco, image_id))
+        _replace_atomically(cache_dir / f"{image_id}.png", lambda path: mask.save(path, format="PNG"))
+    categories = coco.loadCats(sorted(coco.getCatIds()))
+    index = {
+        "version": CACHE_VERSION,
+        "annotations": stamp,
+        "class_names": ["background"] + [category["name"] for category in categories],
+        "images": [[image_id, coco.imgs[image_id]["file_name"]] for image_id in image_ids],
+    }
+    _replace_atomically(cache_dir / "index.json", lambda path: path.write_text(json.dumps(index)))
+    return index
+
+
+class COCOSegmentation(Dataset):
+    """COCO semantic segmentation pairs resized to ``image_size`` squared.
+
+    Args:
+        root: directory holding ``annotations/`` and the image folders (see the module docstring).
+        split: ``"train"`` or ``"val"``.
+        image_size: output side; images are resized bilinearly, masks by nearest neighbour.
+        year: 2017 (default) or 2014; picks ``instances_<split><year>.json`` and ``<split><year>/``.
+        augment: random horizontal flip (and ``scale_range`` zoom) on the train split.
+        scale_range: ``(low, high)`` random scale-crop zoom when augmenting; ``None`` for flip only.
+        cache_dir: where converted masks go; defaults to ``<root>/semantic_masks``, and a
+            ``<split><year>`` folder is made inside it.
+
+    The first construction for a split converts all its masks (with a progress bar); later ones
+    reuse them. Items are ``image`` (float32 ``3 x S x S`` in [0, 1]) and ``mask`` (int64
+    ``S x S``; 0 background, 1 .. 80 categories, 255 = ignore).
+    """
+
+    ignore_index = IGNORE_INDEX
+    channels = 3
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        split: str = "train",
+        image_size: int = 256,
+        year: int = 2017,
+        augment: bool = False,
+        scale_range: tuple[float, float] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r} for COCOSegmentation; valid splits: {', '.join(SPLITS)}")
+        problems = check_layout(root, (split,), year)
+        if problems:
+            raise DatasetNotFoundError.from_problems(f"COCO {year}", problems, LAYOUT, FIX)
+        self.root = Path(root)
+        self.split = split
+        self.year = year
+        self.image_size = image_size
+        self.augment = augment and split == "train"
+        self.transform = SegmentationTransform(image_size, self.augment, scale_range, self.ignore_index)
+        self.image_dir = image_dir(root, split, year)
+        self.mask_dir = Path(cache_dir if cache_dir is not None else self.root / "semantic_masks") / f"{split}{year}"
+        annotations = annotation_path(root, split, year)
+        index = load_mask_cache(annotations, self.mask_dir) or build_mask_cache(annotations, self.mask_dir)
+        self.class_names: list[str] = index["class_names"]
+        self.num_classes = len(self.class_names)
+        self.palette = pascal_palette(self.num_classes)
+        self.images: list[tuple[int, str]] = [(int(image_id), name) for image_id, name in index["images"]]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        image_id, file_name = self.images[index]
+        with Image.open(self.image_dir / file_name) as image:
+            image = image.convert("RGB")
+        with Image.open(self.mask_dir / f"{image_id}.png") as mask:
+            mask.load()
+        rng = worker_rng() if self.augment else None
+        return self.transform(image, mask, rng)
