@@ -1,21 +1,31 @@
-"""Time every up-sampler at the four decoder shapes of the paper's U-Net.
+"""Time up-samplers and same-size convolutions at the decoder shapes of the U-Nets.
+
+Three families, each timed at its own shapes and compared with its own baselines:
+
+* 2D up-samplers (``UPSAMPLERS``) at the four up-sampling inputs of the paper's U-Net,
+  against ``deconv`` and ``deconv6``;
+* 3D up-samplers (``UPSAMPLERS_3D``) at the up-sampling inputs of a ``UNet3D``, against ``deconv3d``;
+* same-size convolutions (``pixeldcn.convs.CONVS``: ``conv``, ``pixelcl``) at the resolution the
+  U-Net decoder's convolutions run at (C -> C at twice each up-sampler's input), against ``conv``.
 
 All layers are timed in one process, round-robin (every round visits every layer and shape), so
 they share the machine's conditions; each figure is a median over rounds after warm-up, and
-ratios against ``deconv`` and ``deconv6`` come from the same run.
+ratios against the baselines come from the same run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
+from ..convs import CONVS, build_conv
 from ..metrics.checkerboard import checkerboard_score
-from ..upsamplers import UPSAMPLERS, build_upsampler
+from ..upsamplers import UPSAMPLERS, UPSAMPLERS_3D, build_upsampler
 from ..upsamplers.costs import count_macs, count_parameters
 from ..utils.timing import device_description, median, time_once
 
@@ -24,14 +34,38 @@ BASELINES = ("deconv", "deconv6")
 
 @dataclass(frozen=True)
 class DecoderShape:
-    """Input of one U-Net up-sampler: ``channels`` in and out, ``size`` x ``size`` in."""
+    """Input of one decoder layer: ``channels`` in and out, ``size`` along each of ``dims`` axes."""
 
     channels: int
     size: int
+    dims: int = 2
 
     @property
     def label(self) -> str:
-        return f"{self.channels}@{self.size}x{self.size}"
+        return f"{self.channels}@{'x'.join([str(self.size)] * self.dims)}"
+
+    def input_shape(self, batch_size: int) -> tuple[int, ...]:
+        return (batch_size, self.channels, *[self.size] * self.dims)
+
+
+@dataclass(frozen=True)
+class Family:
+    """Layers timed at the same shapes and compared with the same baselines (the last one for MACs)."""
+
+    key: str
+    column: str  # heading of the name column in its Markdown table
+    names: tuple[str, ...]
+    baselines: tuple[str, ...]
+    build: Callable[[str, int], nn.Module]  # (name, channels) -> layer mapping channels to channels
+    output_scale: int  # output size / input size along each axis
+
+
+FAMILIES = (
+    Family("2d", "up-sampler", tuple(UPSAMPLERS), BASELINES, lambda name, c: build_upsampler(name, c, c), 2),
+    Family("3d", "up-sampler", tuple(UPSAMPLERS_3D), ("deconv3d",), lambda name, c: build_upsampler(name, c, c), 2),
+    Family("conv", "convolution", tuple(CONVS), ("conv",), lambda name, c: build_conv(name, c, c), 1),
+)
+ALL_NAMES = tuple(name for family in FAMILIES for name in family.names)
 
 
 def unet_decoder_shapes(width: int = 64, image_size: int = 256) -> list[DecoderShape]:
@@ -39,11 +73,35 @@ def unet_decoder_shapes(width: int = 64, image_size: int = 256) -> list[DecoderS
     return [DecoderShape(width * 2 ** (3 - k), image_size // 2 ** (4 - k)) for k in range(4)]
 
 
+def unet3d_decoder_shapes(width: int = 16, volume_size: int = 64, depth: int = 4) -> list[DecoderShape]:
+    """``UNet3D(width, depth)`` up-samples ``2^(depth-1) w, ..., w`` channels from ``1/2^depth, ..., 1/2`` of
+    the side."""
+    return [
+        DecoderShape(width * 2 ** (depth - 1 - k), volume_size // 2 ** (depth - k), dims=3) for k in range(depth)
+    ]
+
+
+def decoder_conv_shapes(width: int = 64, image_size: int = 256) -> list[DecoderShape]:
+    """Where the U-Net decoder's 3x3 convolutions run: each up-sampler's channels at its output size."""
+    return [DecoderShape(s.channels, 2 * s.size) for s in unet_decoder_shapes(width, image_size)]
+
+
+def baselines_for(names: Sequence[str]) -> list[str]:
+    """The baselines of every family that ``names`` draws from, in family order."""
+    return [base for family in FAMILIES if set(names) & set(family.names) for base in family.baselines]
+
+
 def smooth_noise(shape: Sequence[int], generator: torch.Generator) -> torch.Tensor:
-    """Random input without high frequencies: noise at 1/4 resolution, bilinearly enlarged."""
-    n, c, h, w = shape
-    coarse = torch.randn(n, c, max(1, h // 4), max(1, w // 4), generator=generator)
-    return F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
+    """Random input without high frequencies: noise at 1/4 resolution, (bi/tri)linearly enlarged."""
+    n, c, *sizes = shape
+    coarse = torch.randn(n, c, *[max(1, s // 4) for s in sizes], generator=generator)
+    mode = "bilinear" if len(sizes) == 2 else "trilinear"
+    return F.interpolate(coarse, size=tuple(sizes), mode=mode, align_corners=False)
+
+
+def _as_images(y: torch.Tensor) -> torch.Tensor:
+    """Volumes N x C x D x H x W as N*D images C x H x W (the checkerboard score is in-plane)."""
+    return y if y.dim() == 4 else y.transpose(1, 2).flatten(0, 1)
 
 
 def _forward_backward(module: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
@@ -59,17 +117,37 @@ def run(
     warmup: int = 2,
     repeats: int = 5,
     seed: int = 0,
+    width_3d: int = 16,
+    volume_size: int = 64,
+    depth_3d: int = 4,
 ) -> dict:
-    """Benchmark ``names`` (must include the baselines for ratios); returns a JSON-ready dict."""
-    unknown = sorted(set(names) - set(UPSAMPLERS))
+    """Benchmark ``names`` (must include their families' baselines for ratios); returns a JSON-ready dict.
+
+    2D up-samplers run at ``unet_decoder_shapes(width, image_size)``, convolutions at
+    ``decoder_conv_shapes(width, image_size)`` and 3D up-samplers at
+    ``unet3d_decoder_shapes(width_3d, volume_size, depth_3d)``.
+    """
+    unknown = sorted(set(names) - set(ALL_NAMES))
     if unknown:
-        raise ValueError(f"unknown up-sampler(s) {unknown}; valid names: {', '.join(UPSAMPLERS)}")
+        raise ValueError(f"unknown layer(s) {unknown}; valid names: {', '.join(ALL_NAMES)}")
     torch.manual_seed(seed)
-    shapes = unet_decoder_shapes(width, image_size)
+    family_shapes = {
+        "2d": unet_decoder_shapes(width, image_size),
+        "3d": unet3d_decoder_shapes(width_3d, volume_size, depth_3d),
+        "conv": decoder_conv_shapes(width, image_size),
+    }
+    family_of = {name: family for family in FAMILIES for name in family.names}
     gen = torch.Generator().manual_seed(seed)
-    inputs = {s: torch.randn(batch_size, s.channels, s.size, s.size, generator=gen).to(device) for s in shapes}
-    grads = {s: torch.randn(batch_size, s.channels, 2 * s.size, 2 * s.size, generator=gen).to(device) for s in shapes}
-    modules = {(n, s): build_upsampler(n, s.channels, s.channels).to(device) for n in names for s in shapes}
+    modules, inputs, grads = {}, {}, {}
+    for name in names:
+        family = family_of[name]
+        for s in family_shapes[family.key]:
+            if s not in inputs:
+                inputs[s] = torch.randn(s.input_shape(batch_size), generator=gen).to(device)
+            out_shape = (batch_size, s.channels, *[family.output_scale * s.size] * s.dims)
+            if (family.output_scale, s) not in grads:
+                grads[(family.output_scale, s)] = torch.randn(out_shape, generator=gen).to(device)
+            modules[(name, s)] = family.build(name, s.channels).to(device)
 
     def forward(key):
         module, x = modules[key], inputs[key[1]]
@@ -82,7 +160,8 @@ def run(
 
     def train_step(key):
         module, x = modules[key], inputs[key[1]].detach().requires_grad_(True)
-        return lambda: _forward_backward(module, x, grads[key[1]])
+        grad = grads[(family_of[key[0]].output_scale, key[1])]
+        return lambda: _forward_backward(module, x, grad)
 
     timed = {"forward": forward, "forward_backward": train_step}
     samples = {(mode, key): [] for mode in timed for key in modules}
@@ -97,23 +176,26 @@ def run(
 
     results = {}
     for name in names:
+        family = family_of[name]
+        shapes = family_shapes[family.key]
         per_shape = {
             s.label: {mode: median(samples[(mode, (name, s))]) for mode in timed} for s in shapes
         }
         module = modules[(name, shapes[-1])]
-        probe = smooth_noise((1, shapes[-1].channels, shapes[-1].size, shapes[-1].size), gen).to(device)
+        probe = smooth_noise(shapes[-1].input_shape(1), gen).to(device)
         with torch.no_grad():
-            score = checkerboard_score(module(probe).float().cpu())
+            score = checkerboard_score(_as_images(module(probe)).float().cpu())
         results[name] = {
+            "family": family.key,
             "per_shape_seconds": per_shape,
             "forward_seconds": sum(v["forward"] for v in per_shape.values()),
             "forward_backward_seconds": sum(v["forward_backward"] for v in per_shape.values()),
             "parameters": sum(count_parameters(modules[(name, s)]) for s in shapes),
-            "macs": sum(count_macs(modules[(name, s)], (1, s.channels, s.size, s.size)) for s in shapes) * batch_size,
+            "macs": sum(count_macs(modules[(name, s)], s.input_shape(1)) for s in shapes) * batch_size,
             "checkerboard_at_init": score,
         }
     for name, row in results.items():
-        for base in BASELINES:
+        for base in family_of[name].baselines:
             if base in results:
                 for mode in ("forward", "forward_backward"):
                     row[f"{mode}_vs_{base}"] = row[f"{mode}_seconds"] / results[base][f"{mode}_seconds"]
@@ -122,32 +204,50 @@ def run(
         "environment": device_description(device),
         "config": {
             "width": width, "image_size": image_size, "batch_size": batch_size,
-            "warmup": warmup, "repeats": repeats, "shapes": [s.label for s in shapes],
+            "warmup": warmup, "repeats": repeats, "shapes": [s.label for s in family_shapes["2d"]],
+            "width_3d": width_3d, "volume_size": volume_size, "depth_3d": depth_3d,
+            "shapes_3d": [s.label for s in family_shapes["3d"]],
+            "conv_shapes": [s.label for s in family_shapes["conv"]],
         },  # fmt: skip
         "results": results,
     }
 
 
 def to_markdown(report: dict) -> str:
-    """The summary table: times summed over the four decoder shapes, ratios, checkerboard score."""
+    """One summary table per family present: times summed over its shapes, ratios, checkerboard score."""
     env, cfg = report["environment"], report["config"]
-    lines = [
-        f"Up-samplers of the U-Net decoder (width {cfg['width']}, {cfg['image_size']}x{cfg['image_size']} input, "
-        f"batch {cfg['batch_size']}; shapes {', '.join(cfg['shapes'])}) on {env['device_name']} "
-        f"({env['device']}, {env['cpu_threads']} threads), torch {env['torch']}; "
-        f"medians of {cfg['repeats']} rounds after {cfg['warmup']} warm-up.",
-        "",
-        "| up-sampler | params | GMACs | fwd ms | fwd+bwd ms | fwd+bwd / deconv | fwd+bwd / deconv6 "
-        "| MACs / deconv6 | checkerboard at init |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, row in report["results"].items():
-        def ratio(key):
-            return f"{row[key]:.2f}" if key in row else "—"
-
-        lines.append(
-            f"| {name} | {row['parameters']:,} | {row['macs'] / 1e9:.2f} | {row['forward_seconds'] * 1e3:.1f} "
-            f"| {row['forward_backward_seconds'] * 1e3:.1f} | {ratio('forward_backward_vs_deconv')} "
-            f"| {ratio('forward_backward_vs_deconv6')} | {ratio('macs_vs_deconv6')} | {row['checkerboard_at_init']:.3f} |"
-        )
-    return "\n".join(lines) + "\n"
+    where = (
+        f"on {env['device_name']} ({env['device']}, {env['cpu_threads']} threads), torch {env['torch']}; "
+        f"medians of {cfg['repeats']} rounds after {cfg['warmup']} warm-up."
+    )
+    titles = {
+        "2d": f"Up-samplers of the U-Net decoder (width {cfg['width']}, {cfg['image_size']}x{cfg['image_size']} input, "
+        f"batch {cfg['batch_size']}; shapes {', '.join(cfg['shapes'])}) {where}",
+        "3d": f"3D up-samplers of a UNet3D decoder (width {cfg['width_3d']}, depth {cfg['depth_3d']}, "
+        f"{cfg['volume_size']}^3 input, batch {cfg['batch_size']}; shapes {', '.join(cfg['shapes_3d'])}; "
+        f"checkerboard score in-plane over all depth slices) {where}",
+        "conv": f"Same-size convolutions C -> C at the U-Net decoder's resolutions (batch {cfg['batch_size']}; "
+        f"shapes {', '.join(cfg['conv_shapes'])}) {where}",
+    }
+    sections = []
+    for family in FAMILIES:
+        rows = {name: row for name, row in report["results"].items() if row["family"] == family.key}
+        if not rows:
+            continue
+        ratio_columns = [f"fwd+bwd / {base}" for base in family.baselines] + [f"MACs / {family.baselines[-1]}"]
+        lines = [
+            titles[family.key],
+            "",
+            f"| {family.column} | params | GMACs | fwd ms | fwd+bwd ms | {' | '.join(ratio_columns)} "
+            "| checkerboard at init |",
+            "|---|" + "---:|" * (5 + len(ratio_columns)),
+        ]
+        for name, row in rows.items():
+            ratios = [f"forward_backward_vs_{base}" for base in family.baselines] + [f"macs_vs_{family.baselines[-1]}"]
+            shown = " | ".join(f"{row[key]:.2f}" if key in row else "—" for key in ratios)
+            lines.append(
+                f"| {name} | {row['parameters']:,} | {row['macs'] / 1e9:.2f} | {row['forward_seconds'] * 1e3:.1f} "
+                f"| {row['forward_backward_seconds'] * 1e3:.1f} | {shown} | {row['checkerboard_at_init']:.3f} |"
+            )
+        sections.append("\n".join(lines) + "\n")
+    return "\n".join(sections)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from tqdm import tqdm
 from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport, missing
 from pixeldcn.data.palette import pascal_palette
 from pixeldcn.data.transforms import SegmentationTransform, worker_rng
+from pixeldcn.utils.io import atomic_write, atomic_write_text
 
 SPLITS = ("train", "val")
 LAYOUT = (
@@ -122,15 +122,6 @@ def coco_semantic_mask(coco: COCO, image_id: int) -> np.ndarray:
     return semantic
 
 
-def _replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def _annotation_stamp(annotations: Path) -> dict[str, int]:
     stat = annotations.stat()
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
@@ -163,7 +154,7 @@ def build_mask_cache(annotations: Path, cache_dir: Path) -> dict[str, Any]:
     image_ids = sorted(coco.getImgIds())
     for image_id in tqdm(image_ids, desc=f"COCO masks -> {cache_dir}", unit="img"):
         mask = Image.fromarray(coco_semantic_mask(coco, image_id))
-        _replace_atomically(cache_dir / f"{image_id}.png", lambda path: mask.save(path, format="PNG"))
+        atomic_write(cache_dir / f"{image_id}.png", lambda handle: mask.save(handle, format="PNG"))
     categories = coco.loadCats(sorted(coco.getCatIds()))
     index = {
         "version": CACHE_VERSION,
@@ -171,7 +162,7 @@ def build_mask_cache(annotations: Path, cache_dir: Path) -> dict[str, Any]:
         "class_names": ["background"] + [category["name"] for category in categories],
         "images": [[image_id, coco.imgs[image_id]["file_name"]] for image_id in image_ids],
     }
-    _replace_atomically(cache_dir / "index.json", lambda path: path.write_text(json.dumps(index)))
+    atomic_write_text(cache_dir / "index.json", json.dumps(index))
     return index
 
 

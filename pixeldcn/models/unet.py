@@ -15,6 +15,10 @@ With ``w = 64`` the decoder runs ``512 -> (up 512, cat 1024) -> 512 -> 256``,
 ``256 -> (up 256, cat 512) -> 256 -> 128``, ``128 -> (up 128, cat 256) -> 128 -> 64`` and
 ``64 -> (up 64, cat 128) -> 64 -> num_classes``.
 
+``decoder_conv="pixelcl"`` makes every 3x3 convolution of the decoder blocks except the class
+layer a pixel convolutional layer (``pixeldcn.convs.PixelCL``, NIPS version Section 2.4); the
+default ``"conv"`` is the paper's network.
+
 Two deliberate differences from the released code: the class layer has no BN + ReLU (the
 TensorFlow code passes the logits through ``batch_norm(..., activation_fn=relu)``, which clips
 every negative score to zero), and weights use PyTorch's default initialisation rather than
@@ -30,14 +34,17 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from pixeldcn.convs import build_conv
+from pixeldcn.upsamplers import require_spatial_dims
+
 UpsamplerFactory = Callable[[int, int], nn.Module]
 """Builds a module mapping ``N x in_channels x H x W`` to ``N x out_channels x 2H x 2W``."""
 
 
-def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
-    """A 3x3 'same' convolution without bias, then BatchNorm and ReLU."""
+def conv_bn_relu(in_channels: int, out_channels: int, conv: str = "conv") -> nn.Sequential:
+    """A 3x3 'same' convolution without bias (``conv``: a name in ``pixeldcn.convs.CONVS``), then BatchNorm and ReLU."""
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+        build_conv(conv, in_channels, out_channels, bias=False),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     )
@@ -70,18 +77,24 @@ class DecoderBlock(nn.Module):
         upsampler: factory for the 2x up-sampling layer, called once as ``upsampler(C, C)``.
         final: when true the second convolution is the class layer: a biased 3x3 convolution
             with no BN or ReLU, so it returns unbounded scores.
+        conv: the kind of the other convolutions, ``"conv"`` or ``"pixelcl"`` (``pixeldcn.convs``).
+
+    Raises:
+        ValueError: the factory builds a 3D up-sampler.
     """
 
-    def __init__(self, channels: int, out_channels: int, upsampler: UpsamplerFactory, final: bool = False) -> None:
+    def __init__(
+        self, channels: int, out_channels: int, upsampler: UpsamplerFactory, final: bool = False, conv: str = "conv"
+    ) -> None:
         super().__init__()
-        self.upsample = upsampler(channels, channels)
+        self.upsample = require_spatial_dims(upsampler(channels, channels), 2, "UNet")
         self.upsample_norm = nn.BatchNorm2d(channels)
         self.upsample_relu = nn.ReLU(inplace=True)
-        self.conv1 = conv_bn_relu(2 * channels, channels)
+        self.conv1 = conv_bn_relu(2 * channels, channels, conv)
         if final:
             self.conv2: nn.Module = nn.Conv2d(channels, out_channels, kernel_size=3, padding=1)
         else:
-            self.conv2 = conv_bn_relu(channels, out_channels)
+            self.conv2 = conv_bn_relu(channels, out_channels, conv)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         up = self.upsample_relu(self.upsample_norm(self.upsample(x)))
@@ -99,14 +112,26 @@ class UNet(nn.Module):
         in_channels: channels of the input image.
         width: ``w``, the channels of the first encoder block (64 in the paper for PASCAL VOC,
             doubled for COCO).
+        decoder_conv: ``"conv"`` (the paper) or ``"pixelcl"``: the kind of the decoder blocks'
+            3x3 convolutions other than the class layer.
 
     ``forward`` maps ``N x in_channels x H x W`` to scores ``N x num_classes x H x W``;
     ``H`` and ``W`` must be divisible by 16 (four 2x poolings).
+
+    Raises:
+        ValueError: the factory builds a 3D up-sampler, or ``decoder_conv`` is not a known name.
     """
 
     size_divisor = 16
 
-    def __init__(self, num_classes: int, upsampler: UpsamplerFactory, in_channels: int = 3, width: int = 64) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        upsampler: UpsamplerFactory,
+        in_channels: int = 3,
+        width: int = 64,
+        decoder_conv: str = "conv",
+    ) -> None:
         super().__init__()
         encoder_widths = [width, 2 * width, 4 * width, 8 * width]
         self.encoder = nn.ModuleList()
@@ -117,7 +142,7 @@ class UNet(nn.Module):
         for channels in reversed(encoder_widths):
             final = channels == width
             out_channels = num_classes if final else channels // 2
-            self.decoder.append(DecoderBlock(channels, out_channels, upsampler, final=final))
+            self.decoder.append(DecoderBlock(channels, out_channels, upsampler, final=final, conv=decoder_conv))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]

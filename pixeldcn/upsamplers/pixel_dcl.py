@@ -14,6 +14,8 @@ two implementations of one function, selected by ``impl`` and sharing one state 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -62,6 +64,8 @@ class PixelDCL(nn.Module):
     for an H x W input (the last term is the padded row/column each 2-tap convolution computes).
     """
 
+    spatial_dims: ClassVar[int] = 2
+
     def __init__(self, in_channels: int, out_channels: int, impl: str = "fast") -> None:
         super().__init__()
         self.impl = _check_impl(impl)
@@ -76,8 +80,8 @@ class PixelDCL(nn.Module):
             self.conv3.weight.mul_(mask)
 
     def frozen_parameter_count(self) -> int:
-        """Entries of ``conv3.weight`` that the mask fixes at zero."""
-        return int((self.conv3_mask == 0).sum()) * self.conv3.in_channels * self.conv3.out_channels
+        """Entries of ``conv3.weight`` that the mask fixes at zero (counted without reading tensor data)."""
+        return (9 - len(EDGE_TAPS)) * self.conv3.in_channels * self.conv3.out_channels
 
     def forward(self, x: Tensor) -> Tensor:
         f1 = self.conv1(x)
@@ -112,6 +116,8 @@ class IPixelDCL(nn.Module):
     Parameters: 9*(Cin*Cout + (Cin+Cout)*Cout + (Cin+2*Cout)*2*Cout) + 4*Cout.
     MACs per output pixel: 9*(Cin*Cout + (Cin+Cout)*Cout + (Cin+2*Cout)*2*Cout) / 4.
     """
+
+    spatial_dims: ClassVar[int] = 2
 
     def __init__(self, in_channels: int, out_channels: int, impl: str = "fast") -> None:
         super().__init__()
@@ -156,6 +162,8 @@ class IPixelDCLSeq(nn.Module):
     MACs per output pixel: the same sum without the bias term, divided by 4.
     """
 
+    spatial_dims: ClassVar[int] = 2
+
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.convs = nn.ModuleList(_conv3x3(in_channels + k * out_channels, out_channels) for k in range(4))
@@ -178,6 +186,8 @@ class PixelDCLSeq(nn.Module):
     Parameters: 9*(Cin*Cout + Cout^2 + 2*Cout^2 + 3*Cout^2) + 4*Cout.
     MACs per output pixel: 9*(Cin*Cout + 6*Cout^2) / 4.
     """
+
+    spatial_dims: ClassVar[int] = 2
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
