@@ -1,0 +1,85 @@
+"""``sweep_summary.csv``/``.md`` in a multirun's sweep directory, one row per run.
+
+Hydra's basic sweeper raises the first failed job's error only after every job of the batch has
+run, and then never calls ``on_multirun_end``; so the summary is rewritten after every job (from
+what the job directories hold) and once more at the end. Each job first records its own status
+in ``job_status.json``, so whichever job finishes last writes a summary with every row, also when
+jobs run in parallel processes (joblib, SLURM).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from ..utils.io import atomic_write_json, atomic_write_text
+from .runs import load_run
+from .tables import _number, to_csv, to_markdown
+
+STATUS_FILE = "job_status.json"
+SUMMARY_METRICS = ("pixel_acc", "mean_iou", "elbo", "recon", "kl", "checkerboard_samples")
+
+
+def summary_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
+    """One row per job directory (a directory holding ``.hydra/overrides.yaml``) of the sweep."""
+    rows = []
+    for overrides_file in sorted(Path(sweep_dir).glob("*/.hydra/overrides.yaml")):
+        job_dir = overrides_file.parent.parent
+        status_file = job_dir / STATUS_FILE
+        status = json.loads(status_file.read_text(encoding="utf-8")) if status_file.exists() else {}
+        record = load_run(job_dir)
+        row: dict[str, Any] = {
+            "job": job_dir.name,
+            "overrides": " ".join(yaml.safe_load(overrides_file.read_text(encoding="utf-8")) or []),
+            "status": "completed" if record else status.get("status", "running"),
+            "error": status.get("error", ""),
+        }
+        final = record.final if record else {}
+        for key in SUMMARY_METRICS:
+            row[key] = final.get(key)
+        timing = record.timing if record else {}
+        row["train_iteration_s"] = timing.get("train", {}).get("iteration_s_median")
+        row["train_total_s"] = timing.get("train", {}).get("total_s")
+        row["predict_images_per_s"] = timing.get("predict", {}).get("images_per_s")
+        row["run_dir"] = str(job_dir)
+        rows.append(row)
+    # Metrics that no run of this sweep has (generation metrics in a segmentation sweep) are noise.
+    empty = [key for key in (*SUMMARY_METRICS, "train_iteration_s", "train_total_s", "predict_images_per_s")
+             if all(r[key] is None for r in rows)]  # fmt: skip
+    return [{k: v for k, v in row.items() if k not in empty} for row in rows]
+
+
+def write_summary(sweep_dir: str | Path) -> list[dict[str, Any]]:
+    rows = summary_rows(sweep_dir)
+    atomic_write_text(Path(sweep_dir) / "sweep_summary.csv", to_csv(rows))
+    if rows:
+        header = list(rows[0])
+        body = [[v if isinstance(v, str) else _number(v) for v in row.values()] for row in rows]
+        atomic_write_text(Path(sweep_dir) / "sweep_summary.md", to_markdown(header, body))
+    return rows
+
+
+class SweepSummary(Callback):
+    """Hydra callback (``hydra.callbacks.sweep_summary``) keeping the sweep's summary current."""
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if config.hydra.mode is None or str(config.hydra.mode) != "RunMode.MULTIRUN":
+            return
+        job_dir = Path(config.hydra.runtime.output_dir)
+        failed = job_return.status == JobStatus.FAILED
+        error = job_return._return_value if failed else None
+        atomic_write_json(
+            job_dir / STATUS_FILE,
+            {"status": "failed" if failed else "completed",
+             "error": f"{type(error).__name__}: {error}".splitlines()[0] if error is not None else ""},
+        )  # fmt: skip
+        write_summary(config.hydra.sweep.dir)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        write_summary(config.hydra.sweep.dir)
