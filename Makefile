@@ -21,7 +21,7 @@ test: $(STAMP)  ## run the test suite
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)  ## train the default experiment (synthetic shapes, U-Net, PixelDCL) on the CPU
-	$(PYTHON) scripts/bench_upsamplers.py --device cpu
+	$(PYTHON) train.py
 
 bench: $(STAMP)  ## time every up-sampler at the paper's U-Net decoder shapes
 	$(PYTHON) scripts/bench_upsamplers.py

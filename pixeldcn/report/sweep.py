@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 from hydra.core.utils import JobReturn, JobStatus
+from hydra.types import RunMode
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -69,7 +70,7 @@ class SweepSummary(Callback):
     """Hydra callback (``hydra.callbacks.sweep_summary``) keeping the sweep's summary current."""
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        if config.hydra.mode is None or str(config.hydra.mode) != "RunMode.MULTIRUN":
+        if config.hydra.mode != RunMode.MULTIRUN:
             return
         job_dir = Path(config.hydra.runtime.output_dir)
         failed = job_return.status == JobStatus.FAILED

@@ -114,11 +114,6 @@ def test_the_3d_configuration_composes_builds_and_trains_a_step():
     assert torch.isfinite(loss) and 0.0 <= logs["pixel_acc"] <= 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="SegmentationTask.visualize draws 4-D batches only; remove this mark once it shows a slice of 5-D ones",
-)
 def test_the_3d_smoke_run_completes(run_train, tmp_path):
     run_dir = run_train(
         tmp_path / "run", *QUIET_SMOKE, "model=unet3d", "dataset=synthetic_volumes", "upsampler=pixeldcl3d"

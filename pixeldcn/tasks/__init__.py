@@ -1,0 +1,9 @@
+"""What models are trained for. The engine sees only the :class:`Task` interface.
+
+* ``SegmentationTask``: per-pixel classification (U-Net, DeepLab-ResNet).
+"""
+
+from pixeldcn.tasks.base import IncompatibleDatasetError, Task
+from pixeldcn.tasks.segmentation import SegmentationTask
+
+__all__ = ["IncompatibleDatasetError", "SegmentationTask", "Task"]

@@ -1,0 +1,123 @@
+"""Semantic segmentation: per-pixel cross-entropy, confusion-matrix metrics, coloured predictions."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchvision.utils import make_grid
+
+from pixeldcn.data.palette import pil_palette
+from pixeldcn.metrics import ConfusionMatrix
+from pixeldcn.tasks.base import IncompatibleDatasetError
+from pixeldcn.utils.io import atomic_write_text
+
+PER_CLASS_FILE = "per_class_iou.csv"
+_DATASET_ATTRIBUTES = ("num_classes", "class_names", "palette", "ignore_index")
+
+
+class SegmentationTask:
+    """Train on ``(images, masks)`` batches; evaluate pixel accuracy and IoU.
+
+    Args:
+        dataset: the training dataset; its ``num_classes``, ``class_names``, ``palette`` (one RGB
+            tuple per class) and ``ignore_index`` define the labels.
+        num_vis_images: how many images :meth:`visualize` draws.
+
+    The loss is the mean cross-entropy over pixels whose label is not ``ignore_index``. Metrics
+    come from one :class:`~pixeldcn.metrics.ConfusionMatrix` over the whole evaluated split;
+    ``best.pt`` is the epoch with the highest validation mean IoU.
+
+    Raises:
+        IncompatibleDatasetError: ``dataset`` has no class labels (e.g. an image-only dataset).
+    """
+
+    monitor = "mean_iou"
+    monitor_mode: Literal["max", "min"] = "max"
+
+    def __init__(self, dataset: Any, num_vis_images: int = 8) -> None:
+        absent = [name for name in _DATASET_ATTRIBUTES if not hasattr(dataset, name)]
+        if absent:
+            raise IncompatibleDatasetError(
+                f"the segmentation task needs a labelled dataset, but {type(dataset).__name__} has no "
+                f"{', '.join(absent)}; choose a segmentation dataset "
+                "(dataset=synthetic_shapes, fashion_scenes, voc, coco)"
+            )
+        if num_vis_images < 1:
+            raise ValueError(f"num_vis_images must be at least 1, got {num_vis_images}")
+        self.num_classes = int(dataset.num_classes)
+        self.class_names = list(dataset.class_names)
+        self.ignore_index = int(dataset.ignore_index)
+        self.num_vis_images = num_vis_images
+        # Class id -> colour lookup (uint8, 256 x 3), with VOC's cream for ignored pixels.
+        self._colors = torch.tensor(pil_palette(list(dataset.palette)), dtype=torch.uint8).view(256, 3)
+
+    @property
+    def model_kwargs(self) -> dict[str, Any]:
+        return {"num_classes": self.num_classes}
+
+    def loss(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        """Cross-entropy of the model's scores, and the batch's pixel accuracy."""
+        images, masks = batch
+        scores = model(images)
+        loss = F.cross_entropy(scores, masks, ignore_index=self.ignore_index)
+        with torch.no_grad():
+            counted = masks != self.ignore_index
+            correct = (scores.argmax(dim=1) == masks) & counted
+            pixel_acc = correct.sum() / counted.sum().clamp(min=1)
+        return loss, {"pixel_acc": float(pixel_acc)}
+
+    def new_state(self) -> ConfusionMatrix:
+        return ConfusionMatrix(self.num_classes, ignore_index=self.ignore_index)
+
+    def evaluate_batch(self, model: nn.Module, batch: tuple[Tensor, Tensor], state: ConfusionMatrix) -> None:
+        images, masks = batch
+        state.update(model(images).argmax(dim=1), masks)
+
+    def summarize(self, state: ConfusionMatrix) -> dict[str, Any]:
+        """``pixel_acc``, ``mean_iou``, ``mean_class_acc`` and the per-class lists (see ``ConfusionMatrix.compute``)."""
+        return state.compute()
+
+    def colorize(self, masks: Tensor) -> Tensor:
+        """Class-id masks ``N x H x W`` as palette colours, float ``N x 3 x H x W`` in [0, 1]."""
+        colors = self._colors.to(masks.device)[masks.long()]
+        return colors.permute(0, 3, 1, 2).float().div(255.0)
+
+    def visualize(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
+        """One grid: a column per image, rows image / ground truth / prediction (as the paper's figures).
+
+        Volumes (N x C x D x H x W) show their middle depth slice; grey images are drawn as RGB.
+        """
+        images, masks = batch
+        images, masks = images[: self.num_vis_images], masks[: self.num_vis_images]
+        predictions = model(images).argmax(dim=1)
+        if images.dim() == 5:
+            middle = images.shape[2] // 2
+            images, masks, predictions = images[:, :, middle], masks[:, middle], predictions[:, middle]
+        images = images.float().clamp(0, 1)
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)
+        rows = torch.cat([images, self.colorize(masks), self.colorize(predictions)])
+        return {"segmentation": make_grid(rows.cpu(), nrow=len(images), padding=2, pad_value=1.0)}
+
+    def write_artifacts(self, summary: dict[str, Any], run_dir: str | os.PathLike[str]) -> None:
+        """Write ``per_class_iou.csv``: class id, name, IoU and accuracy (empty where undefined)."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["class_id", "class_name", "iou", "accuracy"])
+        for class_id, (name, iou, accuracy) in enumerate(
+            zip(self.class_names, summary["per_class_iou"], summary["per_class_acc"])
+        ):
+            writer.writerow([class_id, name, _csv_number(iou), _csv_number(accuracy)])
+        atomic_write_text(Path(run_dir) / PER_CLASS_FILE, buffer.getvalue())
+
+
+def _csv_number(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.6f}"

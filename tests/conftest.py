@@ -1,0 +1,110 @@
+"""Shared helpers: run ``train.py`` in this process or as a subprocess, and compose its configs."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO_ROOT / "configs"
+TRAIN_SCRIPT = REPO_ROOT / "train.py"
+# Seconds-long runs without progress bars; every test run starts from these.
+QUIET_SMOKE = ["debug=smoke", "trainer.progress_bar=false"]
+
+
+def _load_train_module():
+    # Named "train" as when run as a script, so Hydra's job (and its log file) is called "train".
+    spec = importlib.util.spec_from_file_location("train", TRAIN_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread: the tiny tensors of smoke runs gain nothing from more, and several
+    threads slow down by an order of magnitude when other processes compete for the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def run_train(monkeypatch: pytest.MonkeyPatch, single_thread: None):
+    """``run_train(run_dir, *overrides)`` runs train.py's Hydra entry point in this process.
+
+    It goes through the real command line path (argument parsing, composition, run directory,
+    ``.hydra/``, logging) with ``hydra.run.dir=run_dir`` unless ``resume=`` is among the overrides.
+    Exceptions propagate (HYDRA_FULL_ERROR); process-wide state that a run changes (deterministic
+    algorithms, cuDNN flags, logging handlers) is restored afterwards.
+    """
+    train = _load_train_module()
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+
+    def run(run_dir: Path | None, *overrides: str) -> Path | None:
+        args = [*overrides] if run_dir is None else [f"hydra.run.dir={run_dir}", *overrides]
+        # A module loaded from a file path is not train.py's __main__, so Hydra needs the config
+        # directory spelled out (the same one train.py names).
+        monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), f"--config-path={CONFIG_DIR}", *args])
+        train.main()
+        return run_dir
+
+    yield run
+    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def run_train_subprocess(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python train.py *args`` from the repository root, capturing its output."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run(
+        [sys.executable, str(TRAIN_SCRIPT), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@contextmanager
+def composed(*overrides: str, hydra_node: bool = False) -> Iterator[DictConfig]:
+    """The configuration ``train.py`` would compose for ``overrides`` (Hydra's compose API).
+
+    With ``hydra_node`` the ``hydra`` node stays in and ``${hydra:...}`` interpolations resolve
+    (``hydra.runtime.output_dir`` excepted: only a launched job has one).
+    """
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)
+        try:
+            if not hydra_node:
+                with open_dict(cfg):
+                    del cfg["hydra"]
+            yield cfg
+        finally:
+            HydraConfig.instance().cfg = None

@@ -1,0 +1,23 @@
+"""Train or evaluate a model: ``python train.py [group=option ...] [key=value ...]``.
+
+Examples: ``python train.py`` (the CPU demo), ``python train.py experiment=table1_voc_unet
+dataset.root=/data upsampler=deconv``, ``python train.py -m upsampler=deconv,pixeldcl``,
+``python train.py mode=eval ckpt_path=outputs/.../best.pt``, ``python train.py resume=outputs/...``.
+See configs/train.yaml and pixeldcn/run.py.
+"""
+
+import hydra
+from omegaconf import DictConfig
+
+# Importing pixeldcn.run also registers the resolver configs/hydra/default.yaml uses; a module
+# global (rather than `import pixeldcn.run`) makes launcher workers that unpickle main import it.
+from pixeldcn import run
+
+
+@hydra.main(config_path="configs", config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> dict:
+    return run.main(cfg)
+
+
+if __name__ == "__main__":
+    main()
