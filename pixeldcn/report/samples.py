@@ -1,0 +1,107 @@
+"""Samples of finished generation runs side by side, each with its checkerboard score (paper Fig. 9).
+
+A generation run directory (``python train.py model=vae ...``) holds what this module reads:
+
+* ``images/samples.png``: the sample grid of the evaluated checkpoint;
+* ``metrics.json``: ``final.checkerboard_samples`` and ``final.checkerboard_real``;
+* ``.hydra/config.yaml``: the up-sampler the decoder was built with (``upsampler._args_[0]``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from omegaconf import OmegaConf
+from PIL import Image
+
+from pixeldcn.engine.logging import IMAGES_DIR, METRICS_FILE
+from pixeldcn.utils.io import atomic_write
+
+SAMPLES_FILE = f"{IMAGES_DIR}/samples.png"
+CONFIG_FILE = ".hydra/config.yaml"
+PANEL_INCHES = 4.0
+DPI = 150
+
+
+@dataclass
+class RunSamples:
+    """One run's sample grid and what labels it.
+
+    Attributes:
+        run_dir: the run directory.
+        upsampler: the decoder's up-sampler, its registry name.
+        checkerboard: checkerboard score of the run's samples (``None`` if not in ``metrics.json``).
+        reference: checkerboard score of the real evaluation images (``None`` if absent).
+        image: the sample grid, ``H x W x 3`` uint8.
+    """
+
+    run_dir: Path
+    upsampler: str
+    checkerboard: float | None
+    reference: float | None
+    image: np.ndarray
+
+    @property
+    def label(self) -> str:
+        score = "n/a" if self.checkerboard is None else f"{self.checkerboard:.3g}"
+        return f"{self.upsampler}\ncheckerboard score {score}"
+
+
+def load_run_samples(run_dir: str | os.PathLike[str]) -> RunSamples:
+    """Read a finished generation run (see the module doc).
+
+    Raises:
+        FileNotFoundError: ``run_dir`` is not a directory or lacks one of the three files; the
+            message names it.
+    """
+    run_dir = Path(run_dir)
+    absent = [run_dir / name for name in (SAMPLES_FILE, METRICS_FILE, CONFIG_FILE) if not (run_dir / name).is_file()]
+    if absent:
+        problem = f"{run_dir} is not a directory" if not run_dir.is_dir() else f"{absent[0]} is missing"
+        raise FileNotFoundError(
+            f"{problem}: pass the directories of finished generation runs (python train.py model=vae ...), "
+            "which hold images/samples.png, metrics.json and .hydra/config.yaml"
+        )
+    final = json.loads((run_dir / METRICS_FILE).read_text()).get("final") or {}
+    config = OmegaConf.load(run_dir / CONFIG_FILE)
+    with Image.open(run_dir / SAMPLES_FILE) as picture:
+        image = np.asarray(picture.convert("RGB"))
+    return RunSamples(
+        run_dir=run_dir,
+        upsampler=str(config.upsampler._args_[0]),
+        checkerboard=final.get("checkerboard_samples"),
+        reference=final.get("checkerboard_real"),
+        image=image,
+    )
+
+
+def compare_samples(
+    run_dirs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], title: str | None = None
+) -> Path:
+    """Draw the sample grids of ``run_dirs`` in one row of panels and write the figure as PNG to ``out``.
+
+    Each panel is titled with its up-sampler and checkerboard score. The figure's title is ``title``
+    followed by the score of the real images when every run reports the same one (the runs
+    evaluated the same images). Written atomically; returns ``out``.
+    """
+    if not run_dirs:
+        raise ValueError("compare_samples needs at least one run directory")
+    runs = [load_run_samples(run_dir) for run_dir in run_dirs]
+    figure = Figure(figsize=(PANEL_INCHES * len(runs), PANEL_INCHES + 0.8), layout="constrained")
+    for axes, run in zip(figure.subplots(1, len(runs), squeeze=False)[0], runs):
+        axes.imshow(run.image, interpolation="nearest")
+        axes.set_title(run.label, fontsize=11)
+        axes.set_axis_off()
+    references = {run.reference for run in runs}
+    heading = [title] if title else []
+    if len(references) == 1 and None not in references:
+        heading.append(f"real images: checkerboard score {references.pop():.3g}")
+    if heading:
+        figure.suptitle("\n".join(heading), fontsize=12)
+    return atomic_write(out, lambda handle: figure.savefig(handle, format="png", dpi=DPI))
