@@ -24,6 +24,14 @@ TRAIN_SCRIPT = REPO_ROOT / "train.py"
 QUIET_SMOKE = ["debug=smoke", "trainer.progress_bar=false"]
 
 
+def load_script(name: str):
+    """``scripts/<name>.py`` imported as a module, so tests call its ``main(argv)`` in-process."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _load_train_module():
     # Named "train" as when run as a script, so Hydra's job (and its log file) is called "train".
     spec = importlib.util.spec_from_file_location("train", TRAIN_SCRIPT)

@@ -1,6 +1,6 @@
 """Evaluation metrics: segmentation confusion matrix and the checkerboard-artefact score."""
 
-from pixeldcn.metrics.checkerboard import checkerboard_score
+from pixeldcn.metrics.checkerboard import CheckerboardMeter, checkerboard_score
 from pixeldcn.metrics.segmentation import ConfusionMatrix
 
-__all__ = ["ConfusionMatrix", "checkerboard_score"]
+__all__ = ["CheckerboardMeter", "ConfusionMatrix", "checkerboard_score"]

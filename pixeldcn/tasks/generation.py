@@ -9,6 +9,7 @@ logvar)``, ``encode``, ``decode``, ``sample`` and ``latent_dim``). Batches are i
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -16,9 +17,9 @@ import torch
 from torch import Tensor, nn
 from torchvision.utils import make_grid
 
-from pixeldcn.metrics.generative import CheckerboardMeter
+from pixeldcn.metrics.checkerboard import CheckerboardMeter
 from pixeldcn.models.vae import vae_loss
-from pixeldcn.tasks.base import IncompatibleDatasetError
+from pixeldcn.tasks.base import IncompatibleDatasetError, sum_attributes
 
 RECON_LOSSES = ("bce", "mse")
 SAMPLE_GRID_COLUMNS = 8
@@ -163,6 +164,18 @@ class GenerationTask:
         state.pixels += images.numel()
         state.reconstructions.update(mean_recon)
         state.real.update(images)
+
+    def reduce_state(self, state: GenerationState, reduce_sum: Callable[[Tensor], Tensor]) -> GenerationState:
+        """The sums and checkerboard meters of all processes added up.
+
+        The prior samples are the same on every process (same weights, same ``sample_seed``), so
+        ``samples`` stays this process's. Each process draws its own evaluation noise, so the
+        ELBO terms are an estimate as good as a single process's, not bit-equal to it.
+        """
+        sum_attributes(state, ("images", "recon", "kl", "squared_error", "pixels"), reduce_sum)
+        for meter in (state.reconstructions, state.real):
+            sum_attributes(meter, ("energy", "variance", "count"), reduce_sum)
+        return state
 
     def summarize(self, state: GenerationState) -> dict[str, Any]:
         """Per-image means and checkerboard scores of the evaluated split (see the class doc).

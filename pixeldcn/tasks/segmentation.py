@@ -6,6 +6,8 @@ import csv
 import io
 import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,11 +17,19 @@ from torch import Tensor, nn
 from torchvision.utils import make_grid
 
 from pixeldcn.data.palette import pil_palette
-from pixeldcn.metrics import ConfusionMatrix
-from pixeldcn.tasks.base import IncompatibleDatasetError
+from pixeldcn.metrics import CheckerboardMeter, ConfusionMatrix
+from pixeldcn.tasks.base import IncompatibleDatasetError, sum_attributes
 from pixeldcn.utils.io import atomic_write_text
 
 PER_CLASS_FILE = "per_class_iou.csv"
+
+
+@dataclass
+class SegmentationState:
+    """What evaluation accumulates: the confusion matrix and the checkerboard score's sums."""
+
+    confusion: ConfusionMatrix
+    checkerboard: CheckerboardMeter
 _DATASET_ATTRIBUTES = ("num_classes", "class_names", "palette", "ignore_index")
 
 
@@ -74,16 +84,28 @@ class SegmentationTask:
             pixel_acc = correct.sum() / counted.sum().clamp(min=1)
         return loss, {"pixel_acc": float(pixel_acc)}
 
-    def new_state(self) -> ConfusionMatrix:
-        return ConfusionMatrix(self.num_classes, ignore_index=self.ignore_index)
+    def new_state(self) -> SegmentationState:
+        return SegmentationState(ConfusionMatrix(self.num_classes, ignore_index=self.ignore_index), CheckerboardMeter())
 
-    def evaluate_batch(self, model: nn.Module, batch: tuple[Tensor, Tensor], state: ConfusionMatrix) -> None:
+    def evaluate_batch(self, model: nn.Module, batch: tuple[Tensor, Tensor], state: SegmentationState) -> None:
         images, masks = batch
-        state.update(model(images).argmax(dim=1), masks)
+        scores = model(images)
+        state.confusion.update(scores.argmax(dim=1), masks)
+        if scores.dim() == 4 and min(scores.shape[-2:]) >= 2:  # defined on 2D maps of 2 x 2 or more
+            state.checkerboard.update(scores.softmax(dim=1))
 
-    def summarize(self, state: ConfusionMatrix) -> dict[str, Any]:
-        """``pixel_acc``, ``mean_iou``, ``mean_class_acc`` and the per-class lists (see ``ConfusionMatrix.compute``)."""
-        return state.compute()
+    def reduce_state(self, state: SegmentationState, reduce_sum: Callable[[Tensor], Tensor]) -> SegmentationState:
+        """The confusion matrices and checkerboard sums of all processes added up."""
+        state.confusion.matrix = reduce_sum(state.confusion.matrix)
+        sum_attributes(state.checkerboard, ("energy", "variance", "count"), reduce_sum)
+        return state
+
+    def summarize(self, state: SegmentationState) -> dict[str, Any]:
+        """``pixel_acc``, ``mean_iou``, ``mean_class_acc``, the per-class lists (see
+        ``ConfusionMatrix.compute``) and ``checkerboard``: the checkerboard score of the predicted
+        class probabilities (how much of their variation is the 2x-grid pattern), null for volumes."""
+        checkerboard = state.checkerboard.compute() if state.checkerboard.count else None
+        return {**state.confusion.compute(), "checkerboard": checkerboard}
 
     def colorize(self, masks: Tensor) -> Tensor:
         """Class-id masks ``N x H x W`` as palette colours, float ``N x 3 x H x W`` in [0, 1]."""
@@ -104,8 +126,11 @@ class SegmentationTask:
         images = images.float().clamp(0, 1)
         if images.shape[1] == 1:
             images = images.expand(-1, 3, -1, -1)
-        rows = torch.cat([images, self.colorize(masks), self.colorize(predictions)])
-        return {"segmentation": make_grid(rows.cpu(), nrow=len(images), padding=2, pad_value=1.0)}
+        rows = {"input": images, "truth": self.colorize(masks), "prediction": self.colorize(predictions)}
+        # The full grid for TensorBoard, and each row alone so figures can combine runs.
+        strips = {f"segmentation_{name}": _strip(row) for name, row in rows.items()}
+        grid = make_grid(torch.cat(list(rows.values())).cpu(), nrow=len(images), padding=2, pad_value=1.0)
+        return {"segmentation": grid, **strips}
 
     def write_artifacts(self, summary: dict[str, Any], run_dir: str | os.PathLike[str]) -> None:
         """Write ``per_class_iou.csv``: class id, name, IoU and accuracy (empty where undefined)."""
@@ -117,6 +142,10 @@ class SegmentationTask:
         ):
             writer.writerow([class_id, name, _csv_number(iou), _csv_number(accuracy)])
         atomic_write_text(Path(run_dir) / PER_CLASS_FILE, buffer.getvalue())
+
+
+def _strip(images: Tensor) -> Tensor:
+    return make_grid(images.cpu(), nrow=len(images), padding=2, pad_value=1.0)
 
 
 def _csv_number(value: float | None) -> str:

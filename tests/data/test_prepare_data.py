@@ -1,10 +1,11 @@
-import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import load_script
 
 from .conftest import write_coco_fixture, write_fashion_idx_fixture, write_voc_fixture
 
@@ -18,10 +19,7 @@ def reported_count(output: str, kind: str) -> int:
 
 @pytest.fixture(scope="module")
 def prepare_data():
-    spec = importlib.util.spec_from_file_location("prepare_data", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("prepare_data")
 
 
 def test_complete_voc_directory_is_usable(prepare_data, tmp_path, capsys):

@@ -103,3 +103,17 @@ def test_a_dataset_without_labels_is_refused():
 
     with pytest.raises(IncompatibleDatasetError, match="needs a labelled dataset.*num_classes, class_names, palette"):
         SegmentationTask(Images())
+
+
+def test_evaluation_scores_the_checkerboard_of_predicted_probabilities():
+    task = SegmentationTask(Labels())
+    rows, cols = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    board = ((rows + cols) % 2).float()  # a 2x-grid pattern in the class scores
+    ramp = cols.float() / 63  # a smooth boundary between two classes
+    results = {}
+    for name, pattern in {"board": board, "ramp": ramp}.items():
+        scores = torch.stack([4 * pattern, 4 * (1 - pattern), torch.zeros_like(pattern)])[None]
+        state = task.new_state()
+        task.evaluate_batch(FixedScores(scores), (torch.zeros(1, 3, 64, 64), torch.zeros(1, 64, 64, dtype=torch.long)), state)
+        results[name] = task.summarize(state)["checkerboard"]
+    assert results["board"] > 0.9 and results["ramp"] < 0.01

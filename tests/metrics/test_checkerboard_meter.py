@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pixeldcn.metrics import checkerboard_score
-from pixeldcn.metrics.generative import CheckerboardMeter, total_variance
+from pixeldcn.metrics.checkerboard import CheckerboardMeter, total_variance
 
 
 def test_total_variance_by_hand():
