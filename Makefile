@@ -26,6 +26,9 @@ demo: $(STAMP)  ## train the default experiment (synthetic shapes, U-Net, PixelD
 bench: $(STAMP)  ## time every up-sampler at the paper's U-Net decoder shapes
 	$(PYTHON) scripts/bench_upsamplers.py
 
+tables: $(STAMP)  ## Table 1 / Table 2 (Markdown, LaTeX, CSV, PNG) from every finished run under outputs/
+	$(PYTHON) scripts/make_tables.py outputs --out outputs/tables
+
 fashion-data:  ## install Debian's Fashion-MNIST idx files under /usr/share/datasets/fashion-mnist
 	apt-get update && apt-get install -y dataset-fashion-mnist
 

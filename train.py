@@ -6,12 +6,15 @@ dataset.root=/data upsampler=deconv``, ``python train.py -m upsampler=deconv,pix
 See configs/train.yaml and pixeldcn/run.py.
 """
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
 # Importing pixeldcn.run also registers the resolver configs/hydra/default.yaml uses; a module
 # global (rather than `import pixeldcn.run`) makes launcher workers that unpickle main import it.
 from pixeldcn import run
+from pixeldcn.engine.distributed import launcher_plugin_problem
 
 
 @hydra.main(config_path="configs", config_name="train", version_base="1.3")
@@ -20,4 +23,6 @@ def main(cfg: DictConfig) -> dict:
 
 
 if __name__ == "__main__":
+    if problem := launcher_plugin_problem(sys.argv[1:]):
+        sys.exit(problem)  # before Hydra, whose own message for a missing plugin is a long traceback
     main()

@@ -34,10 +34,14 @@ from omegaconf.errors import ConfigKeyError
 from torch import nn
 from torch.utils.data import Dataset
 
+from pixeldcn.config_check import config_problems, unknown_key_problem
+from pixeldcn.data.validation import BadSampleError, EmptySplitError
+from pixeldcn.engine import distributed
 from pixeldcn.engine.checkpoint import BEST_CHECKPOINT, LAST_CHECKPOINT, CheckpointError, load_checkpoint
 from pixeldcn.engine.logging import IMAGES_DIR, save_png, scalars, write_metrics, write_timing
-from pixeldcn.engine.loop import EvalResult, Trainer
+from pixeldcn.engine.loop import EvalResult, NonFiniteLossError, Trainer
 from pixeldcn.engine.seed import configure_determinism, seed_everything
+from pixeldcn.engine.signals import Interrupted, stop_on_signals
 from pixeldcn.engine.timing import PredictTiming, TrainTiming, timing_report
 from pixeldcn.models import PretrainedWeightsError
 from pixeldcn.tasks.base import IncompatibleDatasetError, Task
@@ -64,8 +68,17 @@ class ConfigError(ValueError):
     """A configuration value that cannot work; the message says which and what to do."""
 
 
-USER_ERRORS = (ConfigError, FileNotFoundError, IncompatibleDatasetError, PretrainedWeightsError, CheckpointError)
-"""Errors caused by the configuration or by missing files, reported without a traceback."""
+USER_ERRORS = (
+    ConfigError,
+    FileNotFoundError,
+    IncompatibleDatasetError,
+    PretrainedWeightsError,
+    CheckpointError,
+    BadSampleError,
+    EmptySplitError,
+    NonFiniteLossError,
+)
+"""Errors caused by the configuration, missing or bad files or a diverging loss, reported without a traceback."""
 
 
 def main(cfg: DictConfig) -> dict[str, Any]:
@@ -77,6 +90,9 @@ def main(cfg: DictConfig) -> dict[str, Any]:
         if _in_multirun():
             raise  # Hydra records the job as failed and goes on with the rest of the sweep
         raise SystemExit(1) from None
+    except Interrupted as interrupted:
+        log.warning("%s", interrupted)
+        raise SystemExit(interrupted.exit_code) from None
 
 
 def _in_multirun() -> bool:
@@ -92,7 +108,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     else:
         run_dir = Path(cfg.paths.output_dir)
     validate(cfg)
-    device = resolve_config_device(cfg.trainer.device)
+    # Under torchrun: join the process group, and write into rank 0's directory on every rank.
+    device = distributed.setup(resolve_config_device(cfg.trainer.device))
+    run_dir = distributed.shared_run_dir(run_dir)
     deterministic = configure_determinism(device, cfg.trainer.deterministic)
     seed_everything(cfg.seed)
     run_info = {
@@ -114,7 +132,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "deterministic": deterministic,
     }
     report = timing_report(device, settings=settings, train=outcome.train_timing, predict=outcome.predict_timing)
-    write_timing(run_dir, report)
+    if distributed.is_main_process():
+        write_timing(run_dir, report)
     log.info("final %s: %s", outcome.final["split"], _format(outcome.final))
     log.info("run directory: %s", run_dir.resolve())
     return {"final": outcome.final, "best": outcome.best}
@@ -209,13 +228,16 @@ def check_arguments(node: DictConfig, where: str, provided: tuple[str, ...] = ()
         return target
     for key in [*(str(key) for key in node if not str(key).startswith("_")), *provided]:
         if key not in parameters:
-            accepted = ", ".join(name for name in parameters if name not in provided)
-            raise ConfigError(f"{where}.{key} is not a parameter of {node._target_} (its parameters: {accepted})")
+            accepted = [name for name in parameters if name not in provided]
+            raise ConfigError(unknown_key_problem(where, key, accepted, f"a parameter of {node._target_}"))
     return target
 
 
 def validate(cfg: DictConfig) -> None:
     """Check everything that can be checked without data or models; raise :class:`ConfigError`."""
+    problems = config_problems(cfg)
+    if problems:
+        raise ConfigError("; ".join(problems))
     if cfg.mode not in MODES:
         raise ConfigError(f"mode={cfg.mode} is not one of {', '.join(MODES)}")
     if cfg.mode == "eval":
@@ -265,7 +287,12 @@ def build_trainer(
             eval_num_images=cfg.eval.num_images,
             log_every_n_steps=settings.log_every_n_steps,
             timing_warmup_iters=settings.timing_warmup_iters,
-            progress_bar=settings.progress_bar,
+            progress_bar=settings.progress_bar and distributed.is_main_process(),
+            on_nonfinite_loss=settings.on_nonfinite_loss,
+            precision=settings.precision,
+            channels_last=settings.channels_last,
+            compile=settings.compile,
+            accumulate_grad_batches=settings.accumulate_grad_batches,
             run_info=run_info,
             checkpoint_metadata={
                 "config": OmegaConf.to_container(cfg, resolve=True),
@@ -349,15 +376,16 @@ def train(cfg: DictConfig, trainer: Trainer, resume: bool) -> Outcome:
     model = build_model(cfg, task, train_set)
     optimizer = build_optimizer(cfg, model)
     scheduler = build_scheduler(cfg, optimizer)
-    fitted = trainer.fit(
-        model,
-        task,
-        optimizer,
-        train_set,
-        eval_set,
-        scheduler=scheduler,
-        resume_from=trainer.run_dir / LAST_CHECKPOINT if resume else None,
-    )
+    with stop_on_signals():
+        fitted = trainer.fit(
+            model,
+            task,
+            optimizer,
+            train_set,
+            eval_set,
+            scheduler=scheduler,
+            resume_from=trainer.run_dir / LAST_CHECKPOINT if resume else None,
+        )
     best = load_checkpoint(trainer.run_dir / BEST_CHECKPOINT, map_location=trainer.device)
     model.load_state_dict(best["model"])
     result = trainer.evaluate(model, task, eval_set, cfg.eval.split)
@@ -419,6 +447,8 @@ def _write_results(
     history: list[dict[str, Any]],
     best: dict[str, Any] | None,
 ) -> None:
+    if not distributed.is_main_process():
+        return
     task.write_artifacts(result.summary, trainer.run_dir)
     images = trainer.visualize(model, task, trainer.first_eval_batch(dataset))
     for name, image in images.items():

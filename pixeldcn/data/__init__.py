@@ -5,7 +5,8 @@ Every dataset is a ``torch.utils.data.Dataset`` built with keyword arguments
 ``(image, mask)``: a float32 ``3 x S x S`` image in [0, 1] and an int64 ``S x S`` mask of class ids
 with 255 = ignore. Each exposes ``num_classes``, ``class_names``, ``palette`` (one RGB per class),
 ``ignore_index = 255``, ``channels = 3`` and ``image_size``. Missing files raise
-:class:`DatasetNotFoundError` from the constructor.
+:class:`DatasetNotFoundError` and an empty split :class:`EmptySplitError` from the constructor; a
+bad image or mask raises :class:`BadSampleError` when read, or is skipped with ``on_error="skip"``.
 """
 
 from pixeldcn.data.coco import COCOSegmentation, coco_semantic_mask
@@ -13,11 +14,14 @@ from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport
 from pixeldcn.data.fashion_scenes import FashionScenes, read_idx
 from pixeldcn.data.palette import colorize_mask, pascal_palette
 from pixeldcn.data.synthetic_shapes import SyntheticShapes
+from pixeldcn.data.validation import BadSampleError, EmptySplitError
 from pixeldcn.data.voc import VOCSegmentation
 
 __all__ = [
+    "BadSampleError",
     "COCOSegmentation",
     "DatasetNotFoundError",
+    "EmptySplitError",
     "FashionScenes",
     "LayoutReport",
     "SyntheticShapes",

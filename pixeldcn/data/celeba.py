@@ -24,6 +24,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport, missing
+from pixeldcn.data.validation import SkipPolicy, check_not_empty, read_image
 
 SPLITS = ("train", "val", "test")
 PARTITION_FILE = "list_eval_partition.txt"
@@ -115,6 +116,8 @@ class CelebA(Dataset):
         image_size: side of the returned images.
         crop: side in pixels of the central square cut before resizing, or ``"bbox"``.
         image_dir: the picture folder under ``celeba/``.
+        on_error: ``"raise"`` or ``"skip"`` for an unreadable or truncated picture (see
+            :class:`~pixeldcn.data.validation.SkipPolicy`).
 
     The label is always 0: generation uses no attribute.
 
@@ -132,6 +135,7 @@ class CelebA(Dataset):
         image_size: int = 64,
         crop: int | str = 148,
         image_dir: str = DEFAULT_IMAGE_DIR,
+        on_error: str = "raise",
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r} for CelebA; valid splits: {', '.join(SPLITS)}")
@@ -149,9 +153,18 @@ class CelebA(Dataset):
         self.image_folder = self.root / "celeba" / image_dir
         self.files = read_partition(self.root / "celeba" / PARTITION_FILE)[split]
         self.boxes = read_bboxes(self.root / "celeba" / BBOX_FILE) if crop == "bbox" else None
+        check_not_empty(len(self.files), "CelebA", split, self.root / "celeba" / PARTITION_FILE)
+        self.on_error_policy = SkipPolicy(on_error, len(self.files))
 
     def __len__(self) -> int:
         return len(self.files)
+
+    def _read(self, index: int) -> tuple[str, Image.Image]:
+        name = self.files[index]
+        path = self.image_folder / name
+        if not path.is_file():
+            raise DatasetNotFoundError.from_problems("CelebA", [missing(path, f"{self.split} image")], LAYOUT, FIX)
+        return name, read_image(path)
 
     def crop_box(self, name: str, width: int, height: int) -> tuple[int, int, int, int]:
         """``(left, top, right, bottom)`` of the crop of picture ``name`` of size ``width x height``."""
@@ -170,12 +183,7 @@ class CelebA(Dataset):
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for CelebA {self.split} of length {len(self)}")
-        name = self.files[index]
-        path = self.image_folder / name
-        if not path.is_file():
-            raise DatasetNotFoundError.from_problems("CelebA", [missing(path, f"{self.split} image")], LAYOUT, FIX)
-        with Image.open(path) as picture:
-            face = picture.convert("RGB")
+        name, face = self.on_error_policy.read(index, self._read)
         face = face.crop(self.crop_box(name, *face.size))
         if face.size != (self.image_size, self.image_size):
             face = face.resize((self.image_size, self.image_size), Image.Resampling.BILINEAR)

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport, missing
 from pixeldcn.data.palette import pascal_palette
 from pixeldcn.data.transforms import SegmentationTransform, worker_rng
+from pixeldcn.data.validation import SkipPolicy, check_not_empty, read_pair
 from pixeldcn.utils.io import atomic_write, atomic_write_text
 
 SPLITS = ("train", "val")
@@ -141,6 +142,17 @@ def load_mask_cache(annotations: Path, cache_dir: Path) -> dict[str, Any] | None
     return index
 
 
+def read_annotations(annotations: Path) -> COCO:
+    """The COCO index of ``annotations``; a file that is not COCO instances JSON raises ``ValueError``."""
+    try:
+        return COCO(str(annotations))
+    except (ValueError, KeyError, TypeError, AssertionError) as error:
+        problem = f"{type(error).__name__}: {error}"
+        raise ValueError(
+            f"malformed COCO annotation file {annotations} ({problem}); re-download instances_*.json"
+        ) from None
+
+
 def build_mask_cache(annotations: Path, cache_dir: Path) -> dict[str, Any]:
     """Convert every image's instances into ``<cache_dir>/<image_id>.png`` and write ``index.json`` last.
 
@@ -149,7 +161,7 @@ def build_mask_cache(annotations: Path, cache_dir: Path) -> dict[str, Any]:
     conversion leaves no index and is redone from scratch on the next construction.
     """
     stamp = _annotation_stamp(annotations)
-    coco = COCO(str(annotations))
+    coco = read_annotations(annotations)
     cache_dir.mkdir(parents=True, exist_ok=True)
     image_ids = sorted(coco.getImgIds())
     for image_id in tqdm(image_ids, desc=f"COCO masks -> {cache_dir}", unit="img"):
@@ -178,6 +190,8 @@ class COCOSegmentation(Dataset):
         scale_range: ``(low, high)`` random scale-crop zoom when augmenting; ``None`` for flip only.
         cache_dir: where converted masks go; defaults to ``<root>/semantic_masks``, and a
             ``<split><year>`` folder is made inside it.
+        on_error: ``"raise"`` or ``"skip"`` for an unreadable image or a bad mask (see
+            :class:`~pixeldcn.data.validation.SkipPolicy`).
 
     The first construction for a split converts all its masks (with a progress bar); later ones
     reuse them. Items are ``image`` (float32 ``3 x S x S`` in [0, 1]) and ``mask`` (int64
@@ -196,6 +210,7 @@ class COCOSegmentation(Dataset):
         augment: bool = False,
         scale_range: tuple[float, float] | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
+        on_error: str = "raise",
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r} for COCOSegmentation; valid splits: {', '.join(SPLITS)}")
@@ -216,15 +231,19 @@ class COCOSegmentation(Dataset):
         self.num_classes = len(self.class_names)
         self.palette = pascal_palette(self.num_classes)
         self.images: list[tuple[int, str]] = [(int(image_id), name) for image_id, name in index["images"]]
+        check_not_empty(len(self.images), f"COCO {year}", split, annotations)
+        self.on_error_policy = SkipPolicy(on_error, len(self.images))
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        image_id, file_name = self.images[index]
-        with Image.open(self.image_dir / file_name) as image:
-            image = image.convert("RGB")
-        with Image.open(self.mask_dir / f"{image_id}.png") as mask:
-            mask.load()
+        image, mask = self.on_error_policy.read(index, self._read)
         rng = worker_rng() if self.augment else None
         return self.transform(image, mask, rng)
+
+    def _read(self, index: int) -> tuple[Image.Image, Image.Image]:
+        image_id, file_name = self.images[index]
+        return read_pair(
+            self.image_dir / file_name, self.mask_dir / f"{image_id}.png", self.num_classes, self.ignore_index
+        )

@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport, missing
 from pixeldcn.data.palette import pascal_palette
 from pixeldcn.data.transforms import SegmentationTransform, worker_rng
+from pixeldcn.data.validation import SkipPolicy, check_not_empty, read_pair
 
 SPLITS = ("train", "val")
 CLASS_NAMES = (
@@ -37,8 +38,6 @@ LAYOUT = (
     "ImageSets/Segmentation/train_aug.txt when dataset.sbd=true"
 )
 FIX = "set dataset.root=/path/to/dir-containing-VOCdevkit (see data/README.md)"
-# PIL modes whose pixel values are class ids (not colours).
-INDEX_MODES = ("P", "L")
 
 
 def split_files(root: str | os.PathLike[str], split: str, sbd: bool = False) -> tuple[Path, Path, Path]:
@@ -98,9 +97,12 @@ class VOCSegmentation(Dataset):
         sbd: train on SBD's augmented set (``train_aug.txt``, ``SegmentationClassAug``); val is
             always VOC's own.
         scale_range: ``(low, high)`` random scale-crop zoom when augmenting; ``None`` for flip only.
+        on_error: what an unreadable image or mask, a size mismatch or out-of-range mask values do:
+            ``"raise"`` stops with the file's name, ``"skip"`` warns and uses the next good sample
+            (see :class:`~pixeldcn.data.validation.SkipPolicy`).
 
     Items are ``image`` (float32 ``3 x S x S`` in [0, 1]) and ``mask`` (int64 ``S x S``; class ids
-    0 .. 20, 255 = ignore).
+    0 .. 20, 255 = ignore). An empty id list raises :class:`~pixeldcn.data.validation.EmptySplitError`.
     """
 
     ignore_index = 255
@@ -115,6 +117,7 @@ class VOCSegmentation(Dataset):
         augment: bool = False,
         sbd: bool = False,
         scale_range: tuple[float, float] | None = None,
+        on_error: str = "raise",
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r} for VOCSegmentation; valid splits: {', '.join(SPLITS)}")
@@ -131,20 +134,19 @@ class VOCSegmentation(Dataset):
         self.palette = pascal_palette(self.num_classes)
         id_list, self.image_dir, self.mask_dir = split_files(root, split, sbd)
         self.ids = read_ids(id_list)
+        check_not_empty(len(self.ids), "PASCAL VOC 2012", split, id_list)
+        self.on_error_policy = SkipPolicy(on_error, len(self.ids))
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        image_id = self.ids[index]
-        with Image.open(self.image_dir / f"{image_id}.jpg") as image:
-            image = image.convert("RGB")
-        mask_path = self.mask_dir / f"{image_id}.png"
-        with Image.open(mask_path) as mask:
-            if mask.mode not in INDEX_MODES:
-                raise ValueError(
-                    f"{mask_path} has PIL mode {mask.mode}; VOC masks must be palette (P) or grey (L) PNGs of class ids"
-                )
-            mask.load()
+        image, mask = self.on_error_policy.read(index, self._read)
         rng = worker_rng() if self.augment else None
         return self.transform(image, mask, rng)
+
+    def _read(self, index: int) -> tuple[Image.Image, Image.Image]:
+        image_id = self.ids[index]
+        return read_pair(
+            self.image_dir / f"{image_id}.jpg", self.mask_dir / f"{image_id}.png", self.num_classes, self.ignore_index
+        )

@@ -14,6 +14,7 @@ import itertools
 import logging
 import math
 import os
+import signal
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
+from pixeldcn.data.validation import skipped_count
+from pixeldcn.engine import distributed
 from pixeldcn.engine.checkpoint import BEST_CHECKPOINT, LAST_CHECKPOINT, load_checkpoint, save_checkpoint
 from pixeldcn.engine.logging import TensorBoardLogger, progress, scalars, write_metrics
 from pixeldcn.engine.seed import get_rng_state, set_rng_state
+from pixeldcn.engine.signals import Interrupted, stop_requested
 from pixeldcn.engine.timing import PredictTiming, Stopwatch, TrainTiming
 from pixeldcn.tasks.base import Task
 
@@ -37,11 +41,19 @@ class EpochSampler(Sampler[int]):
 
     ``set_epoch(epoch, skip)`` selects the epoch and drops the first ``skip`` indices of its order
     (the samples a resumed run has already trained on).
+
+    With ``num_replicas`` processes training together (DDP), process ``rank`` takes every
+    ``num_replicas``-th index of the order from position ``rank``, after the order is cut to a
+    multiple of ``num_replicas`` so all shares are equally long; ``skip`` counts this share.
     """
 
-    def __init__(self, num_samples: int, seed: int) -> None:
+    def __init__(self, num_samples: int, seed: int, num_replicas: int = 1, rank: int = 0) -> None:
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank must be in [0, num_replicas={num_replicas}), got {rank}")
         self.num_samples = num_samples
         self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
         self.epoch = 0
         self.skip = 0
 
@@ -52,10 +64,15 @@ class EpochSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         order = torch.randperm(self.num_samples, generator=generator).tolist()
-        return iter(order[self.skip :])
+        share = order[self.rank : self._share_size * self.num_replicas : self.num_replicas]
+        return iter(share[self.skip :])
+
+    @property
+    def _share_size(self) -> int:
+        return self.num_samples // self.num_replicas
 
     def __len__(self) -> int:
-        return max(self.num_samples - self.skip, 0)
+        return max(self._share_size - self.skip, 0)
 
 
 def to_device(batch: Any, device: torch.device, non_blocking: bool = False) -> Any:
@@ -86,6 +103,10 @@ def is_improvement(value: float, best: float | None, mode: Literal["max", "min"]
     return value > best if mode == "max" else value < best
 
 
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite (with ``on_nonfinite_loss="stop"``)."""
+
+
 @dataclass
 class EvalResult:
     """A task's summary of an evaluated split, and how long the pass took."""
@@ -104,6 +125,10 @@ class _FitState:
     batches_in_epoch: int = 0
     step: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    # Sum and count of every training log over the batches of the epoch in progress, saved with a
+    # mid-epoch checkpoint so that a resumed epoch reports the mean over all its batches.
+    log_sums: dict[str, float] = field(default_factory=dict)
+    log_counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -145,6 +170,24 @@ class Trainer:
         tensorboard: write TensorBoard events.
         run_info: what is being run (dataset, model, ...), copied into ``metrics.json``.
         checkpoint_metadata: extra entries for every checkpoint (the config and group choices).
+        on_nonfinite_loss: a NaN or infinite training loss either ``"stop"``s the run with
+            :class:`NonFiniteLossError` (``last.pt`` stays the last good epoch's) or ``"skip"``s
+            that step's update with a warning.
+        precision: ``"32"``, ``"bf16"`` or ``"fp16"`` (CUDA only) autocast of training and
+            evaluation; see :class:`~pixeldcn.engine.distributed.StepSettings`.
+        channels_last: channels-last memory layout for the model and image batches.
+        compile: train through ``torch.compile``.
+        accumulate_grad_batches: step the optimizer once every this many batches, on the mean of
+            their gradients (and at the end of each epoch). ``max_steps``, ``limit_train_batches``
+            and logging count batches.
+
+    Launched by ``torchrun``, every process trains through DDP on its shard of each epoch
+    (``batch_size`` is per process), evaluation is split between the processes and summed, and
+    only rank 0 writes files (see :mod:`pixeldcn.engine.distributed`).
+
+    A stop request from :mod:`pixeldcn.engine.signals` (SIGINT/SIGTERM) is honoured after the
+    current step: ``last.pt`` is saved mid-epoch and :class:`~pixeldcn.engine.signals.Interrupted`
+    is raised; resuming from it takes the same steps as a run that was never stopped.
     """
 
     def __init__(
@@ -169,6 +212,11 @@ class Trainer:
         tensorboard: bool = True,
         run_info: Mapping[str, Any] | None = None,
         checkpoint_metadata: Mapping[str, Any] | None = None,
+        on_nonfinite_loss: Literal["stop", "skip"] = "stop",
+        precision: Literal["32", "bf16", "fp16"] = "32",
+        channels_last: bool = False,
+        compile: bool = False,
+        accumulate_grad_batches: int = 1,
     ) -> None:
         for name, value in [
             ("max_epochs", max_epochs),
@@ -179,9 +227,12 @@ class Trainer:
             ("eval_num_batches", eval_num_batches),
             ("eval_num_images", eval_num_images),
             ("log_every_n_steps", log_every_n_steps),
+            ("accumulate_grad_batches", accumulate_grad_batches),
         ]:
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1 (or null where allowed), got {value}")
+        if on_nonfinite_loss not in ("stop", "skip"):
+            raise ValueError(f"on_nonfinite_loss must be 'stop' or 'skip', got {on_nonfinite_loss!r}")
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         self.run_dir = Path(run_dir)
@@ -203,6 +254,9 @@ class Trainer:
         self.tensorboard = tensorboard
         self.run_info = dict(run_info or {})
         self.checkpoint_metadata = dict(checkpoint_metadata or {})
+        self.on_nonfinite_loss = on_nonfinite_loss
+        self.step_settings = distributed.StepSettings(device, precision, channels_last, compile)
+        self.accumulate_grad_batches = accumulate_grad_batches
 
     # ------------------------------------------------------------------ evaluation
 
@@ -231,22 +285,26 @@ class Trainer:
     def evaluate(self, model: nn.Module, task: Task, dataset: Dataset, split: str = "val") -> EvalResult:
         """Run ``task.evaluate_batch`` over ``dataset`` (within the evaluation limits) and summarise.
 
-        The model is left in ``eval()`` mode.
+        The model is left in ``eval()`` mode. In a distributed run each process evaluates its share
+        of the same images and the task's states are summed, so the summary is a single process's.
         """
         model.to(self.device).eval()
-        loader = self._eval_loader(dataset)
-        total_batches = len(loader) if self.eval_num_batches is None else min(len(loader), self.eval_num_batches)
+        limit = None if self.eval_num_batches is None else self.eval_num_batches * self.eval_batch_size
+        loader = self._eval_loader(distributed.evaluation_shard(self.eval_subset(dataset), limit))
+        total_batches = len(loader)
         state = task.new_state()
         num_images = 0
         model_s = 0.0
         with Stopwatch(self.device) as total:
             batches = itertools.islice(loader, total_batches)
             for batch in progress(batches, total=total_batches, desc=f"eval {split}", enabled=self.progress_bar):
-                batch = to_device(batch, self.device, non_blocking=True)
-                with Stopwatch(self.device) as watch:
+                batch = self.step_settings.prepare_batch(to_device(batch, self.device, non_blocking=True))
+                with Stopwatch(self.device) as watch, self.step_settings.autocast():
                     task.evaluate_batch(model, batch, state)
                 model_s += watch.seconds
                 num_images += batch_length(batch)
+        state = distributed.reduce_task_state(task, state)
+        num_images = int(distributed.all_reduce_sum(torch.tensor(num_images)))
         return EvalResult(task.summarize(state), PredictTiming(split, num_images, total.seconds, model_s))
 
     @torch.no_grad()
@@ -274,35 +332,41 @@ class Trainer:
         ``metrics.json`` are rewritten. With ``resume_from`` (a ``last.pt``) the model, optimizer,
         scheduler, counters, history and generators are restored first.
         """
-        batches_per_epoch = len(train_set) // self.batch_size
+        processes = distributed.world_size()
+        batches_per_epoch = len(train_set) // processes // self.batch_size
         if batches_per_epoch == 0:
             raise ValueError(
-                f"the training split has {len(train_set)} images, fewer than trainer.batch_size={self.batch_size}; "
-                "lower trainer.batch_size"
+                f"the training split has {len(train_set)} images, fewer than trainer.batch_size={self.batch_size} "
+                f"for each of {processes} process(es); lower trainer.batch_size"
             )
         if self.limit_train_batches is not None:
             batches_per_epoch = min(batches_per_epoch, self.limit_train_batches)
 
-        model.to(self.device)
+        self.step_settings.prepare_model(model.to(self.device))
         state = _FitState(
             best={"metric": task.monitor, "mode": task.monitor_mode, "value": None, "epoch": None},
             timing=TrainTiming(epoch_s=[], iteration_s=[], images=0, warmup=self.timing_warmup_iters),
         )
         if resume_from is not None:
             self._restore(resume_from, model, optimizer, scheduler, state)
-        sampler = EpochSampler(len(train_set), self.seed)
+        # Wrapped after restoring, which loads into the plain model; training steps go through
+        # the wrapper, evaluation and checkpoints use the plain model (the same parameters).
+        train_model = self.step_settings.compiled(distributed.wrap_model(model, self.device))
+        sampler = EpochSampler(len(train_set), self.seed, processes, distributed.rank())
         vis_batch = self.first_eval_batch(val_set)
-        board = TensorBoardLogger(self.run_dir, enabled=self.tensorboard)
+        board = TensorBoardLogger(self.run_dir, enabled=self.tensorboard and distributed.is_main_process())
         try:
             while state.epoch < self.max_epochs and not self._steps_exhausted(state.step):
                 epoch = state.epoch
                 train_logs, train_s = self._train_epoch(
-                    model, task, optimizer, scheduler, train_set, sampler, state, batches_per_epoch, board
+                    train_model, task, optimizer, scheduler, train_set, sampler, state, batches_per_epoch, board
                 )
+                train_logs = distributed.mean_over_ranks(train_logs)
                 complete = state.batches_in_epoch >= batches_per_epoch
                 if complete:
                     state.epoch += 1
                     state.batches_in_epoch = 0
+                    state.log_sums, state.log_counts = {}, {}
                     if scheduler is not None and self.scheduler_interval == "epoch":
                         scheduler.step()
 
@@ -331,6 +395,7 @@ class Trainer:
                     _format_metrics(result.summary),
                 )
                 self._save(model, optimizer, scheduler, state, improved)
+                self._stop_if_requested(model, optimizer, scheduler, state, saved=True)
         finally:
             board.close()
         return FitResult(history=state.history, best=state.best, timing=state.timing)
@@ -354,6 +419,7 @@ class Trainer:
             checkpoint["step"],
         )
         state.history, state.best = checkpoint["history"], checkpoint["best"]
+        state.log_sums, state.log_counts = checkpoint.get("log_sums", {}), checkpoint.get("log_counts", {})
         state.timing = TrainTiming(**checkpoint["train_timing"], warmup=self.timing_warmup_iters)
         set_rng_state(checkpoint["rng"])
         log.info("resumed from %s after epoch %d, step %d", path, state.epoch, state.step)
@@ -385,7 +451,9 @@ class Trainer:
         if self.max_steps is not None:
             num_batches = min(num_batches, self.max_steps - state.step)
         model.train()
-        sums: dict[str, float] = {}
+        optimizer.zero_grad(set_to_none=True)  # accumulation groups start empty
+        # Per key: a step skipped for a non-finite loss logs nothing.
+        sums, counts = state.log_sums, state.log_counts
         with Stopwatch(self.device) as epoch_watch:
             batches = progress(
                 itertools.islice(loader, num_batches),
@@ -393,28 +461,38 @@ class Trainer:
                 desc=f"epoch {state.epoch + 1}",
                 enabled=self.progress_bar,
             )
-            for batch in batches:
-                batch = to_device(batch, self.device, non_blocking=True)
+            groups = distributed.accumulation_groups(num_batches, self.accumulate_grad_batches)
+            for batch, (loss_weight, update) in zip(batches, groups):
+                batch = self.step_settings.prepare_batch(to_device(batch, self.device, non_blocking=True))
                 with Stopwatch(self.device) as watch:
-                    logs = self._train_step(model, task, optimizer, scheduler, batch)
+                    logs = self._train_step(model, task, optimizer, scheduler, batch, loss_weight, update)
                 state.step += 1
                 state.batches_in_epoch += 1
                 state.timing.iteration_s.append(watch.seconds)
                 state.timing.images += batch_length(batch)
                 for key, value in logs.items():
                     sums[key] = sums.get(key, 0.0) + value
+                    counts[key] = counts.get(key, 0) + 1
                 if state.step % self.log_every_n_steps == 0:
                     board.log_scalars("train", logs, state.step)
                     board.log_scalars("lr", self._learning_rates(optimizer), state.step)
+                if update:  # mid-group, the accumulated gradients would not be in the checkpoint
+                    self._stop_if_requested(model, optimizer, scheduler, state, saved=False)
         state.timing.epoch_s.append(epoch_watch.seconds)
-        return {key: total / num_batches for key, total in sums.items()}, epoch_watch.seconds
+        if skipped := skipped_count(train_set):
+            log.warning("%d unreadable training samples skipped so far (dataset.on_error=skip)", skipped)
+        means = {key: total / counts[key] for key, total in sums.items()}
+        return means or {"loss": math.nan}, epoch_watch.seconds
 
     def _save(
         self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, state: _FitState, improved: bool
     ) -> None:
-        """Write the checkpoints and ``metrics.json`` of the epoch just validated."""
+        """Write the checkpoints and ``metrics.json`` of the epoch just validated (rank 0 only)."""
+        if not distributed.is_main_process():
+            distributed.barrier()  # the other ranks read best.pt once rank 0 has written it
+            return
         checkpoint = {
-            "model": model.state_dict(),
+            "model": distributed.unwrap_model(model).state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": None if scheduler is None else scheduler.state_dict(),
             "epoch": state.epoch,
@@ -422,6 +500,8 @@ class Trainer:
             "step": state.step,
             "best": state.best,
             "history": state.history,
+            "log_sums": state.log_sums,
+            "log_counts": state.log_counts,
             "train_timing": {
                 "epoch_s": state.timing.epoch_s,
                 "iteration_s": state.timing.iteration_s,
@@ -436,25 +516,73 @@ class Trainer:
             save_checkpoint(self.run_dir / BEST_CHECKPOINT, checkpoint)
         save_checkpoint(self.run_dir / LAST_CHECKPOINT, checkpoint)
         write_metrics(self.run_dir, run=self.run_info, history=state.history, best=state.best, final=None)
+        distributed.barrier()
+
+    def _stop_if_requested(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, state: _FitState, saved: bool
+    ) -> None:
+        """After a signal, save ``last.pt`` (unless this point was just ``saved``) and raise :class:`Interrupted`.
+
+        In a distributed run every process stops at the same step once any of them got a signal.
+        """
+        signum = stop_requested()
+        if distributed.is_distributed():
+            anyone = distributed.all_reduce_sum(torch.tensor(0 if signum is None else 1))
+            signum = signum or (signal.SIGTERM if int(anyone) else None)
+        if signum is None:
+            return
+        if not saved:
+            self._save(distributed.unwrap_model(model), optimizer, scheduler, state, improved=False)
+        raise Interrupted(
+            signum,
+            f"stopped by signal {signum} at epoch {state.epoch + 1}, step {state.step}; "
+            f"{self.run_dir / LAST_CHECKPOINT} is saved: continue with `python train.py resume={self.run_dir}`",
+        )
 
     def _steps_exhausted(self, step: int) -> bool:
         return self.max_steps is not None and step >= self.max_steps
 
     def _train_step(
-        self, model: nn.Module, task: Task, optimizer: torch.optim.Optimizer, scheduler: Any, batch: Any
+        self,
+        model: nn.Module,
+        task: Task,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        batch: Any,
+        loss_weight: float = 1.0,
+        update: bool = True,
     ) -> dict[str, float]:
-        """One optimizer step; returns ``{"loss": ..., **the task's logs}``."""
-        loss, logs = task.loss(model, batch)
-        loss_value = loss.detach().item()
+        """Add ``loss_weight`` times the batch's gradient; step the optimizer when ``update``.
+
+        Returns ``{"loss": ..., **the task's logs}``, or ``{}`` for a skipped step (whose whole
+        accumulation group is then dropped when ``update``).
+        """
+        settings = self.step_settings
+        # DDP all-reduces gradients in the backward pass of the group's last batch only.
+        with distributed.gradient_sync(model, update):
+            with settings.autocast():
+                loss, logs = task.loss(model, batch)
+            loss_value = loss.detach().item()
+            if math.isfinite(loss_value):
+                settings.scaler.scale(loss * loss_weight).backward()
         if not math.isfinite(loss_value):
-            raise FloatingPointError(
-                f"the training loss is {loss_value}; lower trainer.optimizer.lr or set trainer.grad_clip_norm"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+            if self.on_nonfinite_loss == "stop":
+                raise NonFiniteLossError(
+                    f"the training loss is {loss_value}, the run stops ({LAST_CHECKPOINT}, if any, keeps the last good "
+                    "epoch); lower trainer.optimizer.lr, set trainer.grad_clip_norm or trainer.on_nonfinite_loss=skip"
+                )
+            log.warning("training loss is %s: this step's update is skipped (on_nonfinite_loss=skip)", loss_value)
+            if update:
+                optimizer.zero_grad(set_to_none=True)
+            return {}
+        if not update:
+            return {"loss": loss_value, **logs}
         if self.grad_clip_norm is not None:
+            settings.scaler.unscale_(optimizer)
             nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip_norm)
-        optimizer.step()
+        settings.scaler.step(optimizer)
+        settings.scaler.update()
+        optimizer.zero_grad(set_to_none=True)
         if scheduler is not None and self.scheduler_interval == "step":
             scheduler.step()
         return {"loss": loss_value, **logs}

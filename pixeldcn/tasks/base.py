@@ -13,8 +13,10 @@ The engine moves each batch to the device before handing it over, switches the m
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import torch
 from torch import Tensor, nn
 
 Batch = Any
@@ -54,6 +56,15 @@ class Task(Protocol):
         """Predict ``batch`` and add the result to ``state``."""
         ...
 
+    def reduce_state(self, state: Any, reduce_sum: Callable[[Tensor], Tensor]) -> Any:
+        """The state of all processes of a distributed run, from this process's ``state``.
+
+        ``reduce_sum`` returns the element-wise sum of a tensor over the processes (every process
+        calls it with tensors of the same shapes, in the same order). Each process evaluated a
+        disjoint share of the images, so summing the accumulators gives the whole split's state.
+        """
+        ...
+
     def summarize(self, state: Any) -> dict[str, Any]:
         """Metrics of everything accumulated in ``state``: JSON-serialisable floats and lists."""
         ...
@@ -65,3 +76,14 @@ class Task(Protocol):
     def write_artifacts(self, summary: dict[str, Any], run_dir: str | os.PathLike[str]) -> None:
         """Write task-specific files for a final evaluation ``summary`` into ``run_dir``."""
         ...
+
+
+def sum_attributes(target: Any, names: Sequence[str], reduce_sum: Callable[[Tensor], Tensor]) -> None:
+    """Replace the numeric attributes ``names`` of ``target`` by their sums from ``reduce_sum``.
+
+    One float64 reduction for all of them; integers (counts below 2**53) stay exact and integers.
+    """
+    values = [getattr(target, name) for name in names]
+    sums = reduce_sum(torch.tensor(values, dtype=torch.float64)).tolist()
+    for name, value, total in zip(names, values, sums):
+        setattr(target, name, round(total) if isinstance(value, int) else total)
