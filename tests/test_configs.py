@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 from data.conftest import write_coco_fixture, write_fashion_idx_fixture, write_voc_fixture
-from omegaconf import OmegaConf
 
 import pixeldcn.run as run
 from conftest import CONFIG_DIR, composed
@@ -105,6 +104,14 @@ def test_paper_datasets_get_the_paper_unet_without_the_demo_sizes():
     with composed("experiment=table1_coco_unet") as coco:
         assert coco.model.width == 128 and coco.dataset.image_size == 256
         assert coco.dataset._target_ == "pixeldcn.data.COCOSegmentation"
+
+
+def test_deeplab_paper_setup_needs_local_imagenet_weights():
+    with composed("experiment=table1_voc_deeplab", "model.pretrained=/w/resnet101.pth") as cfg:
+        assert (cfg.model.depth, cfg.model.pretrained, cfg.dataset.sbd) == (101, "/w/resnet101.pth", True)
+        assert cfg.trainer.param_groups.backbone_lr_mult == 0.1 and cfg.dataset.image_size == 256
+    with composed("experiment=table1_voc_deeplab") as cfg:
+        assert cfg.model.pretrained.endswith("data/weights/resnet101.pth")
 
 
 def test_user_overrides_reach_the_config():
