@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 # Importing pixeldcn.run also registers the resolver configs/hydra/default.yaml uses; a module
 # global (rather than `import pixeldcn.run`) makes launcher workers that unpickle main import it.
 from pixeldcn import run
+from pixeldcn.config_check import override_problem
 from pixeldcn.engine.distributed import launcher_plugin_problem
 
 
@@ -23,6 +24,7 @@ def main(cfg: DictConfig) -> dict:
 
 
 if __name__ == "__main__":
-    if problem := launcher_plugin_problem(sys.argv[1:]):
-        sys.exit(problem)  # before Hydra, whose own message for a missing plugin is a long traceback
+    # Checked before Hydra, whose own messages for these name no remedy.
+    if problem := launcher_plugin_problem(sys.argv[1:]) or override_problem(sys.argv[1:]):
+        sys.exit(problem)
     main()

@@ -9,7 +9,7 @@ stops the run before any data is read.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,25 @@ def unknown_key_problem(where: str, key: str, valid: Iterable[str], what: str = 
     close = difflib.get_close_matches(key, valid, n=3)
     hint = f"did you mean {' or '.join(f'{where}.{name}' for name in close)}? " if close else ""
     return f"{where}.{key} is not {what}: {hint}valid keys: {', '.join(valid)}"
+
+
+def override_problem(overrides: Sequence[str], config_dir: Path = CONFIG_DIR) -> str | None:
+    """The first command-line ``section.key=value`` that sets a key a closed section does not have.
+
+    Hydra rejects such an override too, but only says the key is not in the config; this runs
+    before Hydra composes and names the close valid keys. ``+section.key=...`` is left to
+    :func:`config_problems`.
+    """
+    for override in overrides:
+        key, assigned, _ = override.partition("=")
+        if not assigned or key.startswith(("+", "~")):
+            continue
+        section, _, path = key.partition(".")
+        name = path.split(".")[0]
+        valid = known_keys(section, config_dir) if section in CLOSED_SECTIONS and name else None
+        if valid and name not in valid:
+            return unknown_key_problem(section, name, valid)
+    return None
 
 
 def config_problems(cfg: DictConfig, config_dir: Path = CONFIG_DIR) -> list[str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import pixeldcn.run as run
-from conftest import QUIET_SMOKE, composed
-from pixeldcn.config_check import config_problems, known_keys
+from conftest import QUIET_SMOKE, composed, run_train_subprocess
+from pixeldcn.config_check import config_problems, known_keys, override_problem
 
 
 def problems(*overrides: str) -> list[str]:
@@ -96,3 +96,18 @@ def test_a_bad_value_stops_train_py_before_a_run_directory_has_results(run_train
     errors = [line for line in (run_dir / "train.log").read_text().splitlines() if "ERROR" in line]
     assert len(errors) == 1 and "trainer.optimizer.lr=-1 is invalid: expected a number > 0" in errors[0]
     assert sorted(path.name for path in run_dir.iterdir()) == [".hydra", "train.log"]
+
+
+def test_misspelt_command_line_keys_are_named_with_close_valid_ones_before_hydra():
+    assert override_problem(["trainer.max_epochs=3", "trainer.optimizer.lr=0.1", "upsampler=deconv", "-m"]) is None
+    assert override_problem(["+trainer.max_epoch=3"]) is None  # an addition: config_problems judges it
+    message = override_problem(["upsampler=deconv", "trainer.max_epoch=3"])
+    assert message.startswith("trainer.max_epoch is not a setting: did you mean trainer.max_epochs")
+    assert "eval.num_batches" in override_problem(["eval.num_batch=1,2"])
+
+
+def test_train_py_rejects_a_misspelt_key_with_the_valid_names(tmp_path):
+    result = run_train_subprocess("trainer.max_epoch=3", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 1
+    assert "did you mean trainer.max_epochs" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
