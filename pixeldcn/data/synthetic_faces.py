@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+
+from pixeldcn.data.procedural import ProceduralDataset
 
 SPLITS = ("train", "val", "test")
 DEFAULT_NUM_SAMPLES = {"train": 10000, "val": 1000, "test": 1000}
@@ -77,7 +78,7 @@ def _jitter(rng: np.random.Generator, color: tuple[float, float, float]) -> np.n
     return np.clip(np.asarray(color) + rng.normal(0.0, COLOR_JITTER, size=3), 0.0, 1.0)
 
 
-class SyntheticFaces(Dataset):
+class SyntheticFaces(ProceduralDataset):
     """Procedural faces: ``(image, 0)`` with a float32 ``3 x S x S`` image in [0, 1].
 
     Args:
@@ -90,34 +91,23 @@ class SyntheticFaces(Dataset):
     """
 
     channels = 3
+    splits = SPLITS
+    default_num_samples = DEFAULT_NUM_SAMPLES
+    min_image_size = MIN_IMAGE_SIZE
 
     def __init__(
         self, split: str = "train", image_size: int = 64, num_samples: int | None = None, seed: int = 0
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r} for SyntheticFaces; valid splits: {', '.join(SPLITS)}")
-        if image_size < MIN_IMAGE_SIZE:
-            raise ValueError(f"image_size must be at least {MIN_IMAGE_SIZE} pixels, got {image_size}")
-        self.split = split
-        self.image_size = image_size
-        self.num_samples = DEFAULT_NUM_SAMPLES[split] if num_samples is None else num_samples
-        if self.num_samples < 0:
-            raise ValueError(f"num_samples must be non-negative, got {self.num_samples}")
-        self.seed = seed
-        self._stream = SPLITS.index(split)
-
-    def __len__(self) -> int:
-        return self.num_samples
+        super().__init__(split, image_size, num_samples, seed)
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
-        if not 0 <= index < self.num_samples:
-            raise IndexError(f"index {index} out of range for SyntheticFaces of length {self.num_samples}")
+        self.check_index(index)
         image, _ = self.render(index)
         return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), 0
 
     def render(self, index: int) -> tuple[np.ndarray, Face]:
         """Sample ``index``: a float32 ``S x S x 3`` image in [0, 1] and where its parts are."""
-        rng = np.random.default_rng((self.seed, self._stream, index))
+        rng = self.rng(index)
         size = self.image_size
         coords = np.arange(size, dtype=np.float64) + 0.5
         x, y = np.meshgrid(coords, coords)

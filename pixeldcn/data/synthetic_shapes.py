@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 from torch import Tensor
-from torch.utils.data import Dataset
 
 from pixeldcn.data.palette import pascal_palette
+from pixeldcn.data.procedural import ProceduralDataset
 
 SPLITS = ("train", "val")
 CLASS_NAMES = ("background", "ellipse", "triangle", "rectangle", "stripes")
@@ -92,7 +92,7 @@ def _rotated_coordinates(
     return dx * cos + dy * sin, -dx * sin + dy * cos
 
 
-class SyntheticShapes(Dataset):
+class SyntheticShapes(ProceduralDataset):
     """Procedural shapes segmentation: ``(image, mask)`` pairs generated on the fly.
 
     Args:
@@ -108,6 +108,8 @@ class SyntheticShapes(Dataset):
 
     ignore_index = 255
     channels = 3
+    splits = SPLITS
+    default_num_samples = DEFAULT_NUM_SAMPLES
 
     def __init__(
         self,
@@ -117,35 +119,21 @@ class SyntheticShapes(Dataset):
         seed: int = 0,
         num_classes: int = len(CLASS_NAMES),
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r} for SyntheticShapes; valid splits: {', '.join(SPLITS)}")
         if not 2 <= num_classes <= len(CLASS_NAMES):
             raise ValueError(f"num_classes must be between 2 and {len(CLASS_NAMES)}, got {num_classes}")
-        if image_size < 8:
-            raise ValueError(f"image_size must be at least 8 pixels, got {image_size}")
-        self.split = split
-        self.image_size = image_size
-        self.num_samples = DEFAULT_NUM_SAMPLES[split] if num_samples is None else num_samples
-        if self.num_samples < 0:
-            raise ValueError(f"num_samples must be non-negative, got {self.num_samples}")
-        self.seed = seed
+        super().__init__(split, image_size, num_samples, seed)
         self.num_classes = num_classes
         self.class_names = list(CLASS_NAMES[:num_classes])
         self.palette = pascal_palette(num_classes)
-        self._stream = SPLITS.index(split)
-
-    def __len__(self) -> int:
-        return self.num_samples
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        if not 0 <= index < self.num_samples:
-            raise IndexError(f"index {index} out of range for SyntheticShapes of length {self.num_samples}")
+        self.check_index(index)
         image, mask = self.render(index)
         return torch.from_numpy(image.transpose(2, 0, 1).copy()), torch.from_numpy(mask)
 
     def render(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Sample ``index`` as numpy arrays: float32 ``S x S x 3`` image and int64 ``S x S`` mask."""
-        rng = np.random.default_rng((self.seed, self._stream, index))
+        rng = self.rng(index)
         size = self.image_size
         unit = size / REFERENCE_SIZE
         x, y = _pixel_grid(size)

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.data import Dataset
 
 from pixeldcn.data.palette import pascal_palette
+from pixeldcn.data.procedural import ProceduralDataset
 
 SPLITS = ("train", "val")
 CLASS_NAMES = ("background", "ellipsoid", "cuboid", "tube")
@@ -62,7 +62,7 @@ def smooth_background(rng: np.random.Generator, size: int) -> np.ndarray:
     return F.interpolate(coarse, size=(size,) * 3, mode="trilinear", align_corners=False)[0, 0].numpy()
 
 
-class SyntheticVolumes(Dataset):
+class SyntheticVolumes(ProceduralDataset):
     """Procedural 3D segmentation: ``(volume, mask)`` pairs generated on the fly.
 
     Args:
@@ -77,6 +77,9 @@ class SyntheticVolumes(Dataset):
 
     ignore_index = 255
     channels = 1
+    splits = SPLITS
+    default_num_samples = DEFAULT_NUM_SAMPLES
+    size_unit = "voxels"
 
     def __init__(
         self,
@@ -86,35 +89,21 @@ class SyntheticVolumes(Dataset):
         seed: int = 0,
         num_classes: int = len(CLASS_NAMES),
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r} for SyntheticVolumes; valid splits: {', '.join(SPLITS)}")
         if not 2 <= num_classes <= len(CLASS_NAMES):
             raise ValueError(f"num_classes must be between 2 and {len(CLASS_NAMES)}, got {num_classes}")
-        if image_size < 8:
-            raise ValueError(f"image_size must be at least 8 voxels, got {image_size}")
-        self.split = split
-        self.image_size = image_size
-        self.num_samples = DEFAULT_NUM_SAMPLES[split] if num_samples is None else num_samples
-        if self.num_samples < 0:
-            raise ValueError(f"num_samples must be non-negative, got {self.num_samples}")
-        self.seed = seed
+        super().__init__(split, image_size, num_samples, seed)
         self.num_classes = num_classes
         self.class_names = list(CLASS_NAMES[:num_classes])
         self.palette = pascal_palette(num_classes)
-        self._stream = SPLITS.index(split)
-
-    def __len__(self) -> int:
-        return self.num_samples
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        if not 0 <= index < self.num_samples:
-            raise IndexError(f"index {index} out of range for SyntheticVolumes of length {self.num_samples}")
+        self.check_index(index)
         volume, mask = self.render(index)
         return torch.from_numpy(volume[None]), torch.from_numpy(mask)
 
     def render(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Sample ``index`` as numpy arrays: float32 ``S x S x S`` volume and int64 ``S x S x S`` mask."""
-        rng = np.random.default_rng((self.seed, self._stream, index))
+        rng = self.rng(index)
         size = self.image_size
         unit = size / REFERENCE_SIZE
         # Voxel centres as an S x S x S x 3 array of (depth, row, column) coordinates.
