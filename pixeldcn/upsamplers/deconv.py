@@ -32,6 +32,19 @@ def deconv_padding(kernel_size: int, scale_factor: int) -> tuple[int, int]:
     return padding, 2 * padding - (kernel_size - scale_factor)
 
 
+def _transposed_conv_arguments(kernel_size: int | None, scale_factor: int, default_kernel_size: int) -> dict[str, int]:
+    """Kernel, stride and paddings of an exact ``scale_factor`` up-sampling, for 2D and 3D alike."""
+    check_scale_factor(scale_factor)
+    kernel_size = default_kernel_size if kernel_size is None else kernel_size
+    padding, output_padding = deconv_padding(kernel_size, scale_factor)
+    return {
+        "kernel_size": kernel_size,
+        "stride": scale_factor,
+        "padding": padding,
+        "output_padding": output_padding,
+    }
+
+
 class Deconv(nn.ConvTranspose2d):
     """ConvTranspose2d with stride ``s`` and kernel ``2s - 1`` (at 2x: 3x3, padding 1, output padding 1).
 
@@ -46,17 +59,8 @@ class Deconv(nn.ConvTranspose2d):
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: int | None = None, scale_factor: int = 2
     ) -> None:
-        check_scale_factor(scale_factor)
-        kernel_size = self.default_kernel_size(scale_factor) if kernel_size is None else kernel_size
-        padding, output_padding = deconv_padding(kernel_size, scale_factor)
-        super().__init__(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride=scale_factor,
-            padding=padding,
-            output_padding=output_padding,
-        )
+        arguments = _transposed_conv_arguments(kernel_size, scale_factor, self.default_kernel_size(scale_factor))
+        super().__init__(in_channels, out_channels, **arguments)
 
     @staticmethod
     def default_kernel_size(scale_factor: int) -> int:
@@ -89,14 +93,5 @@ class Deconv3d(nn.ConvTranspose3d):
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: int | None = None, scale_factor: int = 2
     ) -> None:
-        check_scale_factor(scale_factor)
-        kernel_size = Deconv.default_kernel_size(scale_factor) if kernel_size is None else kernel_size
-        padding, output_padding = deconv_padding(kernel_size, scale_factor)
-        super().__init__(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride=scale_factor,
-            padding=padding,
-            output_padding=output_padding,
-        )
+        arguments = _transposed_conv_arguments(kernel_size, scale_factor, Deconv.default_kernel_size(scale_factor))
+        super().__init__(in_channels, out_channels, **arguments)
