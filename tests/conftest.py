@@ -17,11 +17,45 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from pixeldcn.upsamplers import build_upsampler
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "configs"
 TRAIN_SCRIPT = REPO_ROOT / "train.py"
 # Seconds-long runs without progress bars; every test run starts from these.
 QUIET_SMOKE = ["debug=smoke", "trainer.progress_bar=false"]
+
+
+@pytest.fixture
+def float64_default() -> Iterator[None]:
+    """Layer math is checked in float64, where a 1e-10 tolerance is meaningful."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+def randomize(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Standard-normal values in every parameter, biases included, so no comparison passes thanks to
+    the default initialisation; weights a layer keeps at zero through a mask stay zero."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator))
+        for part in module.modules():
+            if hasattr(part, "conv3_mask"):  # PixelDCL's masked conv3 (2D and 3D)
+                part.conv3.weight.mul_(part.conv3_mask)
+            if hasattr(part, "dependency_masks"):  # PixelCL's masked dependency kernels
+                part.dependencies.mul_(part.dependency_masks)
+    return module
+
+
+def reference_and_fast(name: str, cin: int, cout: int, seed: int = 0):
+    """The ``reference`` and ``fast`` forms of up-sampler ``name`` holding the same random weights."""
+    reference = randomize(build_upsampler(name, cin, cout, impl="reference"), seed)
+    fast = build_upsampler(name, cin, cout, impl="fast")
+    fast.load_state_dict(reference.state_dict())
+    return reference, fast
 
 
 def load_script(name: str):

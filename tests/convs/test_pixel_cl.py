@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import randomize
 from pixeldcn.convs import CONVS, PixelCL, build_conv
 from pixeldcn.convs.pixel_cl import dependency_taps
 
@@ -13,24 +14,6 @@ pytestmark = pytest.mark.usefixtures("float64_default", "single_thread")
 
 # (row parity, column parity) of F1..F4, in generation order.
 ORDER = {(0, 0): 0, (1, 1): 1, (1, 0): 2, (0, 1): 3}
-
-
-@pytest.fixture
-def float64_default():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
-
-
-def _randomize(module, seed):
-    """Non-default weights everywhere (biases included), masked taps kept at zero."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen))
-        module.dependencies.mul_(module.dependency_masks)
-    return module
 
 
 def _at(t, i, j):
@@ -75,7 +58,7 @@ def test_dependency_taps_are_the_earlier_neighbours():
 @pytest.mark.parametrize("height,width", [(2, 2), (4, 6), (6, 4)])
 @pytest.mark.parametrize("batch", [1, 3])
 def test_equal_kernels_without_dependencies_are_one_ordinary_convolution(impl, height, width, batch):
-    module = _randomize(PixelCL(3, 5, impl=impl), seed=height + width)
+    module = randomize(PixelCL(3, 5, impl=impl), seed=height + width)
     with torch.no_grad():
         module.dependencies.zero_()
         for conv in module.phase_convs[1:]:
@@ -89,7 +72,7 @@ def test_equal_kernels_without_dependencies_are_one_ordinary_convolution(impl, h
 @pytest.mark.parametrize("impl", ["fast", "reference"])
 @pytest.mark.parametrize("bias", [True, False])
 def test_matches_the_pixel_by_pixel_definition(impl, bias):
-    module = _randomize(PixelCL(2, 3, bias=bias, impl=impl), seed=3)
+    module = randomize(PixelCL(2, 3, bias=bias, impl=impl), seed=3)
     x = torch.randn(2, 2, 4, 6)
     torch.testing.assert_close(module(x), literal_pixelcl(module, x), rtol=0, atol=1e-10)
 
@@ -105,7 +88,7 @@ def _outputs_and_grads(module, x, upstream):
 @pytest.mark.parametrize("height,width", [(2, 2), (4, 6), (8, 2)])
 @pytest.mark.parametrize("batch", [1, 3])
 def test_fast_equals_reference_outputs_and_gradients(height, width, batch):
-    reference = _randomize(PixelCL(3, 5, impl="reference"), seed=height * 10 + width)
+    reference = randomize(PixelCL(3, 5, impl="reference"), seed=height * 10 + width)
     fast = PixelCL(3, 5, impl="fast")
     fast.load_state_dict(reference.state_dict())
     gen = torch.Generator().manual_seed(batch)
@@ -122,7 +105,7 @@ def test_fast_equals_reference_outputs_and_gradients(height, width, batch):
 
 @pytest.mark.parametrize("impl", ["fast", "reference"])
 def test_perturbing_the_first_map_reaches_the_later_ones_only_through_dependencies(impl):
-    module = _randomize(PixelCL(2, 3, impl=impl), seed=11)
+    module = randomize(PixelCL(2, 3, impl=impl), seed=11)
     x = torch.randn(1, 2, 6, 6)
     before = module(x).detach()
     with torch.no_grad():
@@ -141,7 +124,7 @@ def test_perturbing_the_first_map_reaches_the_later_ones_only_through_dependenci
 
 def test_a_later_pixel_reads_its_earlier_neighbour_directly():
     """With only F4's dependency tap (1, 0) non-zero, each F4 pixel reads the F1 pixel on its left."""
-    module = _randomize(PixelCL(1, 1), seed=2)
+    module = randomize(PixelCL(1, 1), seed=2)
     with torch.no_grad():
         module.dependencies.zero_()
         module.dependencies[2, 0, 0, 1, 0] = 0.5

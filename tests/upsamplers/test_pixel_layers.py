@@ -5,38 +5,13 @@ import itertools
 import pytest
 import torch
 
+from conftest import randomize, reference_and_fast
 from pixeldcn.upsamplers import build_upsampler
 
 pytestmark = pytest.mark.usefixtures("float64_default")
 
 SIZES = [(4, 6), (5, 3), (1, 1), (2, 7)]
 BATCHES = [1, 3]
-
-
-@pytest.fixture
-def float64_default():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
-
-
-def _randomize(module, seed):
-    """Non-default weights everywhere (biases included), masked taps kept at zero."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen))
-        if hasattr(module, "conv3_mask"):
-            module.conv3.weight.mul_(module.conv3_mask)
-    return module
-
-
-def _pair(name, cin, cout, seed=0):
-    reference = _randomize(build_upsampler(name, cin, cout, impl="reference"), seed)
-    fast = build_upsampler(name, cin, cout, impl="fast")
-    fast.load_state_dict(reference.state_dict())
-    return reference, fast
 
 
 def _at(t, i, j):
@@ -96,7 +71,7 @@ def _outputs_and_grads(module, x, upstream):
 @pytest.mark.parametrize("height,width", SIZES)
 @pytest.mark.parametrize("batch", BATCHES)
 def test_fast_equals_reference_outputs_and_gradients(name, height, width, batch):
-    reference, fast = _pair(name, cin=3, cout=5, seed=height * 10 + width)
+    reference, fast = reference_and_fast(name, cin=3, cout=5, seed=height * 10 + width)
     gen = torch.Generator().manual_seed(batch)
     x = torch.randn(batch, 3, height, width, generator=gen)
     upstream = torch.randn(batch, 5, 2 * height, 2 * width, generator=gen)
@@ -112,14 +87,14 @@ def test_fast_equals_reference_outputs_and_gradients(name, height, width, batch)
 @pytest.mark.parametrize("impl", ["reference", "fast"])
 @pytest.mark.parametrize("height,width", [(3, 4), (1, 2)])
 def test_pixeldcl_matches_the_pixel_by_pixel_definition(impl, height, width):
-    module = _randomize(build_upsampler("pixeldcl", 2, 3, impl=impl), seed=7)
+    module = randomize(build_upsampler("pixeldcl", 2, 3, impl=impl), seed=7)
     x = torch.randn(2, 2, height, width)
     torch.testing.assert_close(module(x), literal_pixeldcl(module, x), rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("impl", ["reference", "fast"])
 def test_ipixeldcl_matches_the_indexed_definition(impl):
-    module = _randomize(build_upsampler("ipixeldcl", 2, 3, impl=impl), seed=8)
+    module = randomize(build_upsampler("ipixeldcl", 2, 3, impl=impl), seed=8)
     x = torch.randn(2, 2, 3, 5)
     torch.testing.assert_close(module(x), literal_ipixeldcl(module, x), rtol=0, atol=1e-10)
 
@@ -151,7 +126,7 @@ def test_pixeldcl_masked_taps_start_and_stay_zero_under_training():
 
 @pytest.mark.parametrize("name", ["ipixeldcl_seq", "pixeldcl_seq"])
 def test_sequential_variants_make_f4_depend_on_f3(name):
-    module = _randomize(build_upsampler(name, 2, 2), seed=5)
+    module = randomize(build_upsampler(name, 2, 2), seed=5)
     x = torch.randn(1, 2, 3, 3)
     maps = []
     for k, conv in enumerate(module.convs):
@@ -172,7 +147,7 @@ def test_sequential_variants_make_f4_depend_on_f3(name):
 
 def test_deconvolution_is_four_shuffled_convolutions():
     """Section 2.1's reading of DCL, checked on our 3x3 baseline: each phase is a convolution."""
-    module = _randomize(build_upsampler("deconv", 2, 3), seed=9)
+    module = randomize(build_upsampler("deconv", 2, 3), seed=9)
     x = torch.randn(1, 2, 4, 5)
     out = module(x)
     # out[2i, 2j] receives only the centre tap w[:, :, 1, 1] of input (i, j).

@@ -5,6 +5,7 @@ import itertools
 import pytest
 import torch
 
+from conftest import randomize, reference_and_fast
 from pixeldcn.upsamplers import build_upsampler
 
 pytestmark = pytest.mark.usefixtures("float64_default", "single_thread")
@@ -13,31 +14,6 @@ SIZES = [(2, 3, 4), (3, 1, 2), (1, 1, 1), (2, 2, 2)]
 BATCHES = [1, 3]
 EVEN = [(0, 0, 0), (1, 1, 0), (1, 0, 1), (0, 1, 1)]
 ODD = [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 1)]
-
-
-@pytest.fixture
-def float64_default():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
-
-
-def _randomize(module, seed):
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen))
-        if hasattr(module, "conv3_mask"):
-            module.conv3.weight.mul_(module.conv3_mask)
-    return module
-
-
-def _pair(name, cin, cout, seed=0):
-    reference = _randomize(build_upsampler(name, cin, cout, impl="reference"), seed)
-    fast = build_upsampler(name, cin, cout, impl="fast")
-    fast.load_state_dict(reference.state_dict())
-    return reference, fast
 
 
 def _place(maps, phases, shape):
@@ -92,7 +68,7 @@ def _outputs_and_grads(module, x, upstream):
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("batch", BATCHES)
 def test_fast_equals_reference_outputs_and_gradients(name, size, batch):
-    reference, fast = _pair(name, cin=3, cout=2, seed=sum(size))
+    reference, fast = reference_and_fast(name, cin=3, cout=2, seed=sum(size))
     gen = torch.Generator().manual_seed(batch)
     x = torch.randn(batch, 3, *size, generator=gen)
     upstream = torch.randn(batch, 2, *(2 * s for s in size), generator=gen)
@@ -108,21 +84,21 @@ def test_fast_equals_reference_outputs_and_gradients(name, size, batch):
 @pytest.mark.parametrize("impl", ["reference", "fast"])
 @pytest.mark.parametrize("size", [(2, 3, 2), (1, 2, 1)])
 def test_pixeldcl3d_matches_the_voxel_by_voxel_definition(impl, size):
-    module = _randomize(build_upsampler("pixeldcl3d", 2, 3, impl=impl), seed=7)
+    module = randomize(build_upsampler("pixeldcl3d", 2, 3, impl=impl), seed=7)
     x = torch.randn(2, 2, *size)
     torch.testing.assert_close(module(x), literal_pixeldcl3d(module, x), rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("impl", ["reference", "fast"])
 def test_ipixeldcl3d_matches_the_indexed_definition(impl):
-    module = _randomize(build_upsampler("ipixeldcl3d", 2, 3, impl=impl), seed=8)
+    module = randomize(build_upsampler("ipixeldcl3d", 2, 3, impl=impl), seed=8)
     x = torch.randn(2, 2, 2, 1, 3)
     torch.testing.assert_close(module(x), literal_ipixeldcl3d(module, x), rtol=0, atol=1e-10)
 
 
 def test_odd_voxels_read_their_faces_and_even_voxels_do_not_read_odd_ones():
     """One input voxel's influence: perturbing C-stage weights moves odd voxels only."""
-    module = _randomize(build_upsampler("pixeldcl3d", 1, 1), seed=4)
+    module = randomize(build_upsampler("pixeldcl3d", 1, 1), seed=4)
     x = torch.randn(1, 1, 2, 2, 2)
     before = module(x).detach()
     with torch.no_grad():
@@ -158,7 +134,7 @@ def test_pixeldcl3d_masked_taps_start_and_stay_zero_under_training():
 
 def test_deconv3d_is_eight_shuffled_convolutions():
     """Section 2.1's reading in 3D: voxel (2i, 2j, 2l) receives only the centre tap of input (i, j, l)."""
-    module = _randomize(build_upsampler("deconv3d", 2, 3), seed=9)
+    module = randomize(build_upsampler("deconv3d", 2, 3), seed=9)
     x = torch.randn(1, 2, 2, 3, 2)
     out = module(x)
     assert out.shape == (1, 3, 4, 6, 4)
