@@ -154,6 +154,13 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     return reduced.to(tensor.device)
 
 
+def on_every_rank(flag: bool) -> bool:
+    """Whether ``flag`` holds on every rank (a collective: every rank must call it)."""
+    if not is_distributed():
+        return flag
+    return int(all_reduce_sum(torch.tensor(0 if flag else 1))) == 0
+
+
 def mean_over_ranks(values: Mapping[str, float]) -> dict[str, float]:
     """The mean of each named float over all ranks (every rank must pass the same names)."""
     if not is_distributed():

@@ -413,6 +413,8 @@ class Trainer:
         optimizer.load_state_dict(checkpoint["optimizer"])
         if scheduler is not None and checkpoint["scheduler"] is not None:
             scheduler.load_state_dict(checkpoint["scheduler"])
+        if checkpoint.get("grad_scaler"):
+            self.step_settings.scaler.load_state_dict(checkpoint["grad_scaler"])
         state.epoch, state.batches_in_epoch, state.step = (
             checkpoint["epoch"],
             checkpoint["batches_in_epoch"],
@@ -508,6 +510,7 @@ class Trainer:
                 "images": state.timing.images,
             },
             "rng": get_rng_state(),
+            "grad_scaler": self.step_settings.scaler.state_dict(),  # {} unless fp16
             **self.checkpoint_metadata,
         }
         # last.pt is what a resumed run trusts, so it is written last: a run killed in between
@@ -526,9 +529,8 @@ class Trainer:
         In a distributed run every process stops at the same step once any of them got a signal.
         """
         signum = stop_requested()
-        if distributed.is_distributed():
-            anyone = distributed.all_reduce_sum(torch.tensor(0 if signum is None else 1))
-            signum = signum or (signal.SIGTERM if int(anyone) else None)
+        if not distributed.on_every_rank(signum is None):
+            signum = signum or signal.SIGTERM
         if signum is None:
             return
         if not saved:
@@ -563,15 +565,22 @@ class Trainer:
             with settings.autocast():
                 loss, logs = task.loss(model, batch)
             loss_value = loss.detach().item()
-            if math.isfinite(loss_value):
+            # Every rank must skip together: one that left out its backward would leave the others
+            # waiting forever in DDP's gradient all-reduce.
+            finite = distributed.on_every_rank(math.isfinite(loss_value))
+            if finite:
                 settings.scaler.scale(loss * loss_weight).backward()
-        if not math.isfinite(loss_value):
+        if not finite:
             if self.on_nonfinite_loss == "stop":
                 raise NonFiniteLossError(
-                    f"the training loss is {loss_value}, the run stops ({LAST_CHECKPOINT}, if any, keeps the last good "
-                    "epoch); lower trainer.optimizer.lr, set trainer.grad_clip_norm or trainer.on_nonfinite_loss=skip"
+                    f"the training loss is {_loss_description(loss_value)}, the run stops ({LAST_CHECKPOINT}, if any, "
+                    "keeps the last good epoch); lower trainer.optimizer.lr, set trainer.grad_clip_norm or "
+                    "trainer.on_nonfinite_loss=skip"
                 )
-            log.warning("training loss is %s: this step's update is skipped (on_nonfinite_loss=skip)", loss_value)
+            log.warning(
+                "training loss is %s: this step's update is skipped (on_nonfinite_loss=skip)",
+                _loss_description(loss_value),
+            )
             if update:
                 optimizer.zero_grad(set_to_none=True)
             return {}
@@ -590,6 +599,12 @@ class Trainer:
     @staticmethod
     def _learning_rates(optimizer: torch.optim.Optimizer) -> dict[str, float]:
         return {str(group.get("name", index)): group["lr"] for index, group in enumerate(optimizer.param_groups)}
+
+
+def _loss_description(loss_value: float) -> str:
+    if math.isfinite(loss_value):
+        return f"{loss_value} here but not finite on another process"
+    return str(loss_value)
 
 
 def _format_metrics(summary: Mapping[str, Any]) -> str:

@@ -65,11 +65,19 @@ def make_trainer(run_dir: Path, **options: Any) -> Trainer:
     return Trainer(run_dir, **{**settings, "tensorboard": False, **options})
 
 
-def fit(run_dir: Path, trainer_options: dict[str, Any] | None = None, resume: bool = False, lr: float = 0.1):
+def fit(
+    run_dir: Path,
+    trainer_options: dict[str, Any] | None = None,
+    resume: bool = False,
+    lr: float = 0.1,
+    grad_scaler: torch.amp.GradScaler | None = None,
+):
     torch.manual_seed(0)
     model = nn.Linear(1, 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     trainer = make_trainer(run_dir, **(trainer_options or {}))
+    if grad_scaler is not None:
+        trainer.step_settings.scaler = grad_scaler
     resume_from = run_dir / LAST_CHECKPOINT if resume else None
     result = trainer.fit(model, RegressionTask(), optimizer, LineData(16), LineData(8), resume_from=resume_from)
     return model, optimizer, result
@@ -196,6 +204,23 @@ def test_resume_inside_an_epoch_skips_the_batches_already_trained(tmp_path):
     assert_same_state(model.state_dict(), straight_model.state_dict())
     assert [entry["step"] for entry in resumed.history] == [4, 6, 8]
     assert resumed.history[-1]["val"] == straight.history[-1]["val"]
+
+
+def test_resume_restores_the_gradient_scaler(tmp_path):
+    # fp16's loss scaling needs CUDA; a CPU GradScaler takes the same path through the loop.
+    def scaler() -> torch.amp.GradScaler:
+        return torch.amp.GradScaler("cpu", init_scale=16.0, growth_interval=3)
+
+    straight_scaler = scaler()
+    straight_model, _, _ = fit(tmp_path / "straight", grad_scaler=straight_scaler)
+    fit(tmp_path / "resumed", {"max_epochs": 1}, grad_scaler=scaler())
+    # 4 steps, doubling after every 3 without an overflow: 32, one step towards the next doubling.
+    saved = load_checkpoint(tmp_path / "resumed" / LAST_CHECKPOINT)["grad_scaler"]
+    assert (saved["scale"], saved["_growth_tracker"]) == (32.0, 1)
+    resumed_scaler = scaler()
+    model, _, _ = fit(tmp_path / "resumed", resume=True, grad_scaler=resumed_scaler)
+    assert straight_scaler.get_scale() == resumed_scaler.get_scale() == 256.0
+    assert_same_state(model.state_dict(), straight_model.state_dict())
 
 
 def test_a_non_finite_loss_stops_training(tmp_path):
