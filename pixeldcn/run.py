@@ -322,8 +322,12 @@ def _construct(node: DictConfig, where: str, **kwargs: Any) -> Any:
 
 
 def build_dataset(cfg: DictConfig, split: str) -> Dataset:
-    """The configured dataset's ``split``; missing files raise the dataset's ``DatasetNotFoundError``."""
-    return _construct(cfg.dataset, "dataset", split=split)
+    """The configured dataset's ``split``; missing files raise the dataset's ``DatasetNotFoundError``.
+
+    Under torchrun rank 0 constructs it first, so a one-off preparation runs once.
+    """
+    with distributed.main_process_first():
+        return _construct(cfg.dataset, "dataset", split=split)
 
 
 def build_task(cfg: DictConfig, dataset: Dataset) -> Task:

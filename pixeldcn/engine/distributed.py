@@ -116,6 +116,19 @@ def barrier() -> None:
         dist.barrier()
 
 
+@contextlib.contextmanager
+def main_process_first() -> Iterator[None]:
+    """Run the body on rank 0 before the other ranks enter it, so that what it prepares on disk
+    (COCO's mask cache) is built once and then read. A no-op for one process."""
+    if not is_main_process():
+        barrier()
+    try:
+        yield
+    finally:
+        if is_main_process():
+            barrier()
+
+
 def broadcast_object(value: Any) -> Any:
     """Rank 0's ``value`` on every rank (picklable objects; ``value`` itself for one process)."""
     if not is_distributed():
