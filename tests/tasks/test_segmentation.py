@@ -10,6 +10,7 @@ from torch import nn
 
 from pixeldcn.data.palette import pascal_palette
 from pixeldcn.tasks import IncompatibleDatasetError, SegmentationTask, Task
+from pixeldcn.tasks.segmentation import predicted_classes
 
 
 class Labels:
@@ -117,3 +118,11 @@ def test_evaluation_scores_the_checkerboard_of_predicted_probabilities():
         task.evaluate_batch(FixedScores(scores), (torch.zeros(1, 3, 64, 64), torch.zeros(1, 64, 64, dtype=torch.long)), state)
         results[name] = task.summarize(state)["checkerboard"]
     assert results["board"] > 0.9 and results["ramp"] < 0.01
+
+
+def test_predicted_classes_match_argmax_and_keep_the_first_class_on_a_tie():
+    scores = torch.randn(2, 5, 3, 4, generator=torch.Generator().manual_seed(0))
+    scores[0, :, 0, 0] = torch.tensor([0.5, 2.0, 2.0, -1.0, 2.0])
+    scores[1, :, 2, 3] = 7.0
+    assert torch.equal(predicted_classes(scores), scores.argmax(dim=1))
+    assert predicted_classes(scores)[0, 0, 0] == 1 and predicted_classes(scores)[1, 2, 3] == 0
