@@ -20,8 +20,17 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport, missing
-from pixeldcn.data.fashion_scenes import DEFAULT_ROOT, FIX, GARMENT_NAMES, LAYOUT, idx_path, read_idx, read_idx_shape
+from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport
+from pixeldcn.data.fashion_scenes import (
+    DEFAULT_ROOT,
+    FIX,
+    GARMENT_NAMES,
+    LAYOUT,
+    idx_path,
+    missing_idx_files,
+    read_idx,
+    read_idx_shape,
+)
 
 SPLITS = ("train", "val", "test")
 SOURCE_PREFIX = {"train": "train", "val": "train", "test": "t10k"}
@@ -30,12 +39,7 @@ NATIVE_SIZE = 28
 
 def check_layout(root: str | os.PathLike[str], splits: tuple[str, ...] = SPLITS) -> list[str]:
     """Problems that stop the given splits from loading: missing idx files (plain or .gz)."""
-    problems = []
-    for prefix in sorted({SOURCE_PREFIX[split] for split in splits}, reverse=True):
-        for kind, name in (("images", "images-idx3"), ("labels", "labels-idx1")):
-            if idx_path(root, prefix, kind) is None:
-                problems.append(missing(Path(root) / f"{prefix}-{name}-ubyte[.gz]", f"{prefix} {kind} file"))
-    return problems
+    return missing_idx_files(root, (SOURCE_PREFIX[split] for split in splits))
 
 
 def inspect_layout(root: str | os.PathLike[str]) -> LayoutReport:

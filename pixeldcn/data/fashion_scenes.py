@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -112,17 +113,21 @@ def idx_path(root: str | os.PathLike[str], prefix: str, kind: str) -> Path | Non
     return None
 
 
-def check_layout(root: str | os.PathLike[str], splits: tuple[str, ...] = SPLITS) -> list[str]:
-    """Problems that stop the given splits from loading: missing idx files (plain or .gz)."""
+def missing_idx_files(root: str | os.PathLike[str], prefixes: Iterable[str]) -> list[str]:
+    """Problems for the idx files of each prefix (``train``, ``t10k``) that ``root`` lacks (plain or .gz)."""
     if not Path(root).is_dir():
         return [missing(root, "directory")]
     problems = []
-    for split in splits:
-        prefix = SOURCE_PREFIX[split]
+    for prefix in dict.fromkeys(prefixes):
         for kind, name in (("images", "images-idx3"), ("labels", "labels-idx1")):
             if idx_path(root, prefix, kind) is None:
-                problems.append(missing(Path(root) / f"{prefix}-{name}-ubyte[.gz]", f"{split} {kind} file"))
+                problems.append(missing(Path(root) / f"{prefix}-{name}-ubyte[.gz]", f"{prefix} {kind} file"))
     return problems
+
+
+def check_layout(root: str | os.PathLike[str], splits: tuple[str, ...] = SPLITS) -> list[str]:
+    """Problems that stop the given splits from loading: missing idx files (plain or .gz)."""
+    return missing_idx_files(root, (SOURCE_PREFIX[split] for split in splits))
 
 
 def inspect_layout(root: str | os.PathLike[str]) -> LayoutReport:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
 from torch.utils.data import Dataset
+
+from pixeldcn.data.palette import pascal_palette
 
 
 class ProceduralDataset(Dataset):
@@ -36,6 +39,14 @@ class ProceduralDataset(Dataset):
             raise ValueError(f"num_samples must be non-negative, got {self.num_samples}")
         self.seed = seed
         self._stream = self.splits.index(split)
+
+    def use_classes(self, names: Sequence[str], num_classes: int) -> None:
+        """Label with the first ``num_classes`` of ``names`` (the background first), in VOC's colours."""
+        if not 2 <= num_classes <= len(names):
+            raise ValueError(f"num_classes must be between 2 and {len(names)}, got {num_classes}")
+        self.num_classes = num_classes
+        self.class_names = list(names[:num_classes])
+        self.palette = pascal_palette(num_classes)
 
     def __len__(self) -> int:
         return self.num_samples

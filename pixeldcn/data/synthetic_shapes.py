@@ -24,7 +24,6 @@ import torch
 from PIL import Image, ImageDraw
 from torch import Tensor
 
-from pixeldcn.data.palette import pascal_palette
 from pixeldcn.data.procedural import ProceduralDataset
 
 SPLITS = ("train", "val")
@@ -119,12 +118,8 @@ class SyntheticShapes(ProceduralDataset):
         seed: int = 0,
         num_classes: int = len(CLASS_NAMES),
     ) -> None:
-        if not 2 <= num_classes <= len(CLASS_NAMES):
-            raise ValueError(f"num_classes must be between 2 and {len(CLASS_NAMES)}, got {num_classes}")
         super().__init__(split, image_size, num_samples, seed)
-        self.num_classes = num_classes
-        self.class_names = list(CLASS_NAMES[:num_classes])
-        self.palette = pascal_palette(num_classes)
+        self.use_classes(CLASS_NAMES, num_classes)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         self.check_index(index)
