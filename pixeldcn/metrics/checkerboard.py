@@ -113,15 +113,6 @@ def _energy_and_variance(images: Tensor, cell: int) -> tuple[float, float]:
     return float(energy), float(variance)
 
 
-def total_variance(images: Tensor) -> float:
-    """Sum over images and channels of the per-channel variance ``mean((y - mean(y))**2)`` over H x W.
-
-    This is the denominator of :func:`~pixeldcn.metrics.checkerboard.checkerboard_score`.
-    """
-    y = images.detach().to(torch.float64)
-    return float((y - y.mean(dim=(-2, -1), keepdim=True)).square().mean(dim=(-2, -1)).sum())
-
-
 class CheckerboardMeter:
     """The checkerboard score of every image passed to :meth:`update`, as if scored in one call.
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from pixeldcn.metrics import checkerboard_score
-from pixeldcn.metrics.checkerboard import CheckerboardMeter, total_variance
+from pixeldcn.metrics.checkerboard import CheckerboardMeter
 
 
-def test_total_variance_by_hand():
+def test_meter_sums_the_variance_of_every_image_and_channel_by_hand():
     # Channel 1: values 0, 2, 0, 2 (mean 1, variance 1); channel 2 flat (variance 0); image 2: 0, 0, 0, 4 (variance 3).
     images = torch.tensor(
         [
@@ -19,7 +19,9 @@ def test_total_variance_by_hand():
             [[[0.0, 0.0], [0.0, 4.0]], [[1.0, 1.0], [1.0, 1.0]]],
         ]
     )
-    assert total_variance(images) == pytest.approx(1.0 + 0.0 + 3.0 + 0.0)
+    meter = CheckerboardMeter()
+    meter.update(images)
+    assert meter.variance == pytest.approx(1.0 + 0.0 + 3.0 + 0.0) and meter.count == 2
 
 
 def test_meter_over_batches_equals_the_score_of_all_images():
