@@ -8,11 +8,10 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
+from pixeldcn.benchmark import save_report
 from pixeldcn.benchmark import upsamplers as bench
-from pixeldcn.utils.io import atomic_write_json, atomic_write_text
 from pixeldcn.utils.timing import resolve_device
 
 
@@ -44,12 +43,8 @@ def main() -> None:
         volume_size=args.volume_size,
         depth_3d=args.depth_3d,
     )
-    table = bench.to_markdown(report)
-    stem = args.out_dir / f"upsamplers_{report['environment']['device'].replace(':', '')}_{time.strftime('%Y%m%d-%H%M%S')}"
-    atomic_write_json(stem.with_suffix(".json"), report)
-    atomic_write_text(stem.with_suffix(".md"), table)
-    print(table)
-    print(f"wrote {stem}.json and {stem}.md")
+    device = report["environment"]["device"].replace(":", "")
+    save_report(args.out_dir, f"upsamplers_{device}", report, bench.to_markdown(report))
 
 
 if __name__ == "__main__":

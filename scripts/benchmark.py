@@ -12,14 +12,13 @@ multiply-accumulates per image; writes JSON + Markdown under outputs/bench/.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from pixeldcn.benchmark import models as bench
+from pixeldcn.benchmark import save_report
 from pixeldcn.upsamplers import UPSAMPLERS
-from pixeldcn.utils.io import atomic_write_json, atomic_write_text
 from pixeldcn.utils.timing import resolve_device
 
 TRAINER_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "trainer" / "default.yaml"
@@ -53,13 +52,8 @@ def main() -> None:
     names = list(dict.fromkeys([*bench.BASELINES, *args.names]))
     workload = bench.Workload(args.train_iterations, args.predict_images)
     report = bench.run(setup, names, resolve_device(args.device), args.iters, args.warmup, workload)
-    table = bench.to_markdown(report)
     device = report["environment"]["device"].replace(":", "")
-    stem = args.out_dir / f"{args.model}_{device}_w{args.width}_s{args.size}_{time.strftime('%Y%m%d-%H%M%S')}"
-    atomic_write_json(stem.with_suffix(".json"), report)
-    atomic_write_text(stem.with_suffix(".md"), table)
-    print(table)
-    print(f"wrote {stem}.json and {stem}.md")
+    save_report(args.out_dir, f"{args.model}_{device}_w{args.width}_s{args.size}", report, bench.to_markdown(report))
 
 
 if __name__ == "__main__":
