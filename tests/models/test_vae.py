@@ -7,23 +7,9 @@ from torch import nn
 from torch.distributions import Normal, kl_divergence
 
 from pixeldcn.models import VAE, vae_loss
+from pixeldcn.upsamplers import build_upsampler
 
-try:
-    from pixeldcn.upsamplers import UPSAMPLERS, build_upsampler
-except ImportError:
-    UPSAMPLERS = {}
-
-REGISTERED_NAMES = sorted(UPSAMPLERS) or [
-    pytest.param(None, marks=pytest.mark.skip(reason="pixeldcn.upsamplers is not importable yet"))
-]
-
-
-def transposed_conv(cin: int, cout: int) -> nn.Module:
-    return nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)
-
-
-def resize_conv(cin: int, cout: int) -> nn.Module:
-    return nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(cin, cout, 3, padding=1))
+from .factories import REGISTERED_NAMES, resize_conv, transposed_conv
 
 
 @pytest.mark.parametrize("factory", [transposed_conv, resize_conv], ids=["deconv", "resize"])
