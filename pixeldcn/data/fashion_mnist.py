@@ -28,7 +28,7 @@ from pixeldcn.data.fashion_scenes import (
     LAYOUT,
     idx_path,
     missing_idx_files,
-    read_idx,
+    read_garments,
     read_idx_shape,
 )
 
@@ -116,15 +116,7 @@ class FashionMNIST(Dataset):
 
     def _load(self) -> tuple[np.ndarray, np.ndarray]:
         if self._arrays is None:
-            prefix = SOURCE_PREFIX[self.split]
-            images = read_idx(idx_path(self.root, prefix, "images"))
-            labels = read_idx(idx_path(self.root, prefix, "labels"))
-            if images.ndim != 3 or labels.shape != images.shape[:1]:
-                raise ValueError(
-                    f"Fashion-MNIST {prefix} files in {self.root} disagree: "
-                    f"images {images.shape}, labels {labels.shape}"
-                )
-            self._arrays = images, labels
+            self._arrays = read_garments(self.root, SOURCE_PREFIX[self.split])
         return self._arrays
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:

@@ -113,6 +113,23 @@ def idx_path(root: str | os.PathLike[str], prefix: str, kind: str) -> Path | Non
     return None
 
 
+def read_garments(root: str | os.PathLike[str], prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``N x 28 x 28`` uint8 garments and their ``N`` labels (0..9) of the ``prefix`` idx files.
+
+    Raises:
+        ValueError: the two files disagree in length, or a label is outside 0..9, or there are none.
+    """
+    images = read_idx(idx_path(root, prefix, "images"))
+    labels = read_idx(idx_path(root, prefix, "labels"))
+    if images.ndim != 3 or labels.shape != images.shape[:1]:
+        raise ValueError(
+            f"Fashion-MNIST {prefix} files in {root} disagree: images {images.shape}, labels {labels.shape}"
+        )
+    if len(labels) == 0 or labels.min() < 0 or labels.max() >= len(GARMENT_NAMES):
+        raise ValueError(f"Fashion-MNIST {prefix} labels in {root} must be 0..9 and not empty")
+    return images, labels
+
+
 def missing_idx_files(root: str | os.PathLike[str], prefixes: Iterable[str]) -> list[str]:
     """Problems for the idx files of each prefix (``train``, ``t10k``) that ``root`` lacks (plain or .gz)."""
     if not Path(root).is_dir():
@@ -229,17 +246,7 @@ class FashionScenes(Dataset):
 
     def _load_garments(self) -> tuple[np.ndarray, np.ndarray]:
         if self._garments is None:
-            prefix = SOURCE_PREFIX[self.split]
-            images = read_idx(idx_path(self.root, prefix, "images"))
-            labels = read_idx(idx_path(self.root, prefix, "labels"))
-            if images.ndim != 3 or labels.shape != images.shape[:1]:
-                raise ValueError(
-                    f"Fashion-MNIST {prefix} files in {self.root} disagree: "
-                    f"images {images.shape}, labels {labels.shape}"
-                )
-            if len(labels) == 0 or labels.min() < 0 or labels.max() >= len(GARMENT_NAMES):
-                raise ValueError(f"Fashion-MNIST {prefix} labels in {self.root} must be 0..9 and not empty")
-            self._garments = images, labels
+            self._garments = read_garments(self.root, SOURCE_PREFIX[self.split])
         return self._garments
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
