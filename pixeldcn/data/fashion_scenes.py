@@ -23,10 +23,9 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 from torch import Tensor
-from torch.utils.data import Dataset
 
 from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport, missing
-from pixeldcn.data.palette import pascal_palette
+from pixeldcn.data.procedural import ProceduralDataset
 from pixeldcn.data.synthetic_shapes import random_background
 from pixeldcn.data.transforms import SegmentationTransform
 
@@ -169,7 +168,7 @@ def inspect_layout(root: str | os.PathLike[str]) -> LayoutReport:
     return report
 
 
-class FashionScenes(Dataset):
+class FashionScenes(ProceduralDataset):
     """Scenes of tinted Fashion-MNIST garments on textured canvases, labelled per pixel.
 
     Args:
@@ -192,6 +191,9 @@ class FashionScenes(Dataset):
 
     ignore_index = 255
     channels = 3
+    splits = SPLITS
+    default_num_samples = DEFAULT_NUM_SAMPLES
+    min_image_size = 1
 
     def __init__(
         self,
@@ -207,8 +209,7 @@ class FashionScenes(Dataset):
         augment: bool = False,
         scale_range: tuple[float, float] | None = None,
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r} for FashionScenes; valid splits: {', '.join(SPLITS)}")
+        super().__init__(split, image_size, num_samples, seed)
         if not 1 <= objects[0] <= objects[1]:
             raise ValueError(f"objects must be (fewest, most) with 1 <= fewest <= most, got {tuple(objects)}")
         if not 0 < garment_scale[0] <= garment_scale[1]:
@@ -219,20 +220,13 @@ class FashionScenes(Dataset):
         if problems:
             raise DatasetNotFoundError.from_problems("Fashion-MNIST", problems, LAYOUT, FIX)
         self.root = Path(root)
-        self.split = split
-        self.image_size = image_size
         self.objects = (int(objects[0]), int(objects[1]))
-        self.num_samples = DEFAULT_NUM_SAMPLES[split] if num_samples is None else num_samples
-        self.seed = seed
         self.garment_scale = (float(garment_scale[0]), float(garment_scale[1]))
         self.tint = tint
         self.threshold = threshold
         self.augment = augment and split == "train"
         self.transform = SegmentationTransform(image_size, self.augment, scale_range, self.ignore_index)
-        self.num_classes = len(CLASS_NAMES)
-        self.class_names = list(CLASS_NAMES)
-        self.palette = pascal_palette(self.num_classes)
-        self._stream = SPLITS.index(split)
+        self.use_classes(CLASS_NAMES, len(CLASS_NAMES))
         # The idx arrays (47 MB for train) load on first use and are not pickled to workers.
         self._garments: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -241,18 +235,14 @@ class FashionScenes(Dataset):
         state["_garments"] = None
         return state
 
-    def __len__(self) -> int:
-        return self.num_samples
-
     def _load_garments(self) -> tuple[np.ndarray, np.ndarray]:
         if self._garments is None:
             self._garments = read_garments(self.root, SOURCE_PREFIX[self.split])
         return self._garments
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        if not 0 <= index < self.num_samples:
-            raise IndexError(f"index {index} out of range for FashionScenes of length {self.num_samples}")
-        rng = np.random.default_rng((self.seed, self._stream, index))
+        self.check_index(index)
+        rng = self.rng(index)
         image, mask = self.compose(rng)
         picture = Image.fromarray(np.round(image * 255.0).astype(np.uint8))
         return self.transform(picture, Image.fromarray(mask), rng)
