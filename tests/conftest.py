@@ -58,6 +58,28 @@ def reference_and_fast(name: str, cin: int, cout: int, seed: int = 0):
     return reference, fast
 
 
+def _outputs_and_grads(module: torch.nn.Module, x: torch.Tensor, upstream: torch.Tensor):
+    x = x.clone().requires_grad_(True)
+    module.zero_grad(set_to_none=True)
+    out = module(x)
+    (out * upstream).sum().backward()
+    return out.detach(), x.grad, {k: p.grad for k, p in module.named_parameters()}
+
+
+def assert_same_outputs_and_gradients(
+    reference: torch.nn.Module, fast: torch.nn.Module, x: torch.Tensor, upstream: torch.Tensor
+) -> None:
+    """Both modules give the same output for ``x`` and, for the output gradient ``upstream``, the
+    same input and parameter gradients (to 1e-10: meant for float64)."""
+    out_r, gx_r, gp_r = _outputs_and_grads(reference, x, upstream)
+    out_f, gx_f, gp_f = _outputs_and_grads(fast, x, upstream)
+    torch.testing.assert_close(out_f, out_r, rtol=0, atol=1e-10)
+    torch.testing.assert_close(gx_f, gx_r, rtol=0, atol=1e-10)
+    assert gp_f.keys() == gp_r.keys()
+    for key in gp_r:
+        torch.testing.assert_close(gp_f[key], gp_r[key], rtol=0, atol=1e-10, msg=key)
+
+
 def load_script(name: str):
     """``scripts/<name>.py`` imported as a module, so tests call its ``main(argv)`` in-process."""
     spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")

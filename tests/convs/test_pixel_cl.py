@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import randomize
+from conftest import assert_same_outputs_and_gradients, randomize
 from pixeldcn.convs import CONVS, PixelCL, build_conv
 from pixeldcn.convs.pixel_cl import dependency_taps
 
@@ -77,14 +77,6 @@ def test_matches_the_pixel_by_pixel_definition(impl, bias):
     torch.testing.assert_close(module(x), literal_pixelcl(module, x), rtol=0, atol=1e-10)
 
 
-def _outputs_and_grads(module, x, upstream):
-    x = x.clone().requires_grad_(True)
-    module.zero_grad(set_to_none=True)
-    out = module(x)
-    (out * upstream).sum().backward()
-    return out.detach(), x.grad, {k: p.grad for k, p in module.named_parameters()}
-
-
 @pytest.mark.parametrize("height,width", [(2, 2), (4, 6), (8, 2)])
 @pytest.mark.parametrize("batch", [1, 3])
 def test_fast_equals_reference_outputs_and_gradients(height, width, batch):
@@ -94,13 +86,7 @@ def test_fast_equals_reference_outputs_and_gradients(height, width, batch):
     gen = torch.Generator().manual_seed(batch)
     x = torch.randn(batch, 3, height, width, generator=gen)
     upstream = torch.randn(batch, 5, height, width, generator=gen)
-    out_r, gx_r, gp_r = _outputs_and_grads(reference, x, upstream)
-    out_f, gx_f, gp_f = _outputs_and_grads(fast, x, upstream)
-    torch.testing.assert_close(out_f, out_r, rtol=0, atol=1e-10)
-    torch.testing.assert_close(gx_f, gx_r, rtol=0, atol=1e-10)
-    assert gp_f.keys() == gp_r.keys()
-    for key in gp_r:
-        torch.testing.assert_close(gp_f[key], gp_r[key], rtol=0, atol=1e-10, msg=key)
+    assert_same_outputs_and_gradients(reference, fast, x, upstream)
 
 
 @pytest.mark.parametrize("impl", ["fast", "reference"])

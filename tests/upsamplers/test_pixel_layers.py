@@ -5,7 +5,7 @@ import itertools
 import pytest
 import torch
 
-from conftest import randomize, reference_and_fast
+from conftest import assert_same_outputs_and_gradients, randomize, reference_and_fast
 from pixeldcn.upsamplers import build_upsampler
 
 pytestmark = pytest.mark.usefixtures("float64_default")
@@ -59,14 +59,6 @@ def literal_ipixeldcl(module, x):
     return out
 
 
-def _outputs_and_grads(module, x, upstream):
-    x = x.clone().requires_grad_(True)
-    module.zero_grad(set_to_none=True)
-    out = module(x)
-    (out * upstream).sum().backward()
-    return out.detach(), x.grad, {k: p.grad for k, p in module.named_parameters()}
-
-
 @pytest.mark.parametrize("name", ["pixeldcl", "ipixeldcl"])
 @pytest.mark.parametrize("height,width", SIZES)
 @pytest.mark.parametrize("batch", BATCHES)
@@ -75,13 +67,7 @@ def test_fast_equals_reference_outputs_and_gradients(name, height, width, batch)
     gen = torch.Generator().manual_seed(batch)
     x = torch.randn(batch, 3, height, width, generator=gen)
     upstream = torch.randn(batch, 5, 2 * height, 2 * width, generator=gen)
-    out_r, gx_r, gp_r = _outputs_and_grads(reference, x, upstream)
-    out_f, gx_f, gp_f = _outputs_and_grads(fast, x, upstream)
-    torch.testing.assert_close(out_f, out_r, rtol=0, atol=1e-10)
-    torch.testing.assert_close(gx_f, gx_r, rtol=0, atol=1e-10)
-    assert gp_f.keys() == gp_r.keys()
-    for key in gp_r:
-        torch.testing.assert_close(gp_f[key], gp_r[key], rtol=0, atol=1e-10, msg=key)
+    assert_same_outputs_and_gradients(reference, fast, x, upstream)
 
 
 @pytest.mark.parametrize("impl", ["reference", "fast"])
