@@ -17,7 +17,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m pip install -c constraints.txt -e '.[dev,launchers]'
 	touch $(STAMP)
 
-test: $(STAMP)  ## run the test suite
+test: $(STAMP)  ## run the linter (ruff check, ruff format --check) and the test suite
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)  ## train the default experiment (synthetic shapes, U-Net, PixelDCL) on the CPU

@@ -1,8 +1,8 @@
 """Time every up-sampler (2D and 3D) and same-size convolution at U-Net decoder shapes; writes JSON + Markdown.
 
-    python scripts/bench_upsamplers.py --device cpu
-    python scripts/bench_upsamplers.py --device cuda --batch-size 8 --repeats 50
-    python scripts/bench_upsamplers.py --names pixeldcl3d pixelcl   # baselines are always added
+python scripts/bench_upsamplers.py --device cpu
+python scripts/bench_upsamplers.py --device cuda --batch-size 8 --repeats 50
+python scripts/bench_upsamplers.py --names pixeldcl3d pixelcl   # baselines are always added
 """
 
 from __future__ import annotations

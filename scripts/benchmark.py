@@ -33,11 +33,17 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=64, help="base width (U-Net paper: 64; VAE: 32)")
     parser.add_argument("--size", type=int, default=256, help="input height and width (paper: 256; VAE: 64)")
     parser.add_argument("--depth", type=int, default=101, help="DeepLab-ResNet depth (18/34/50/101)")
-    parser.add_argument("--batch-size", type=int, default=None, help=f"default: trainer.batch_size of {TRAINER_CONFIG.name}")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help=f"default: trainer.batch_size of {TRAINER_CONFIG.name}"
+    )
     parser.add_argument("--iters", type=int, default=5, help="timed training iterations and prediction batches")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--train-iterations", type=int, default=10_000, help="workload the training time is extrapolated to")
-    parser.add_argument("--predict-images", type=int, default=2109, help="workload the prediction time is extrapolated to")
+    parser.add_argument(
+        "--train-iterations", type=int, default=10_000, help="workload the training time is extrapolated to"
+    )
+    parser.add_argument(
+        "--predict-images", type=int, default=2109, help="workload the prediction time is extrapolated to"
+    )
     parser.add_argument("--amp", action="store_true", help="autocast (fp16 on CUDA, bf16 on CPU)")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile every model")

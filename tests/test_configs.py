@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import CONFIG_DIR, composed
 from data.conftest import write_coco_fixture, write_fashion_idx_fixture, write_voc_fixture
 from omegaconf import OmegaConf
 
 import pixeldcn.run as run
-from conftest import CONFIG_DIR, composed
 from pixeldcn.models import DeepLabResNet, UNet
 from pixeldcn.upsamplers import UPSAMPLERS
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import QUIET_SMOKE, run_train_subprocess
 from data.conftest import write_coco_fixture, write_fashion_idx_fixture, write_voc_fixture
 
 import pixeldcn.engine.loop as loop
 import pixeldcn.run as run
-from conftest import QUIET_SMOKE, run_train_subprocess
 from pixeldcn.engine import load_checkpoint
 from pixeldcn.upsamplers import UPSAMPLERS
 

@@ -153,7 +153,9 @@ def run(
         for base in BASELINES:
             if base in results:
                 row[f"train_vs_{base}"] = row["train_seconds_per_iter"] / results[base]["train_seconds_per_iter"]
-                row[f"predict_vs_{base}"] = row["predict_seconds_per_batch"] / results[base]["predict_seconds_per_batch"]
+                row[f"predict_vs_{base}"] = (
+                    row["predict_seconds_per_batch"] / results[base]["predict_seconds_per_batch"]
+                )
                 row[f"macs_vs_{base}"] = row["macs_per_image"] / results[base]["macs_per_image"]
     return {
         "environment": device_description(device),
@@ -187,7 +189,8 @@ def to_markdown(report: dict) -> str:
     ]
     paper = {row["upsampler"]: row for row in PAPER_TABLE2["rows"]}
     for name, row in report["results"].items():
-        def ratio(key):
+
+        def ratio(key, row=row):
             return f"{row[key]:.2f}" if key in row else "—"
 
         ref = paper.get(name)

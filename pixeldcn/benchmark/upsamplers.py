@@ -76,9 +76,7 @@ def unet_decoder_shapes(width: int = 64, image_size: int = 256) -> list[DecoderS
 def unet3d_decoder_shapes(width: int = 16, volume_size: int = 64, depth: int = 4) -> list[DecoderShape]:
     """``UNet3D(width, depth)`` up-samples ``2^(depth-1) w, ..., w`` channels from ``1/2^depth, ..., 1/2`` of
     the side."""
-    return [
-        DecoderShape(width * 2 ** (depth - 1 - k), volume_size // 2 ** (depth - k), dims=3) for k in range(depth)
-    ]
+    return [DecoderShape(width * 2 ** (depth - 1 - k), volume_size // 2 ** (depth - k), dims=3) for k in range(depth)]
 
 
 def decoder_conv_shapes(width: int = 64, image_size: int = 256) -> list[DecoderShape]:
@@ -178,9 +176,7 @@ def run(
     for name in names:
         family = family_of[name]
         shapes = family_shapes[family.key]
-        per_shape = {
-            s.label: {mode: median(samples[(mode, (name, s))]) for mode in timed} for s in shapes
-        }
+        per_shape = {s.label: {mode: median(samples[(mode, (name, s))]) for mode in timed} for s in shapes}
         module = modules[(name, shapes[-1])]
         probe = smooth_noise(shapes[-1].input_shape(1), gen).to(device)
         with torch.no_grad():
@@ -203,9 +199,15 @@ def run(
     return {
         "environment": device_description(device),
         "config": {
-            "width": width, "image_size": image_size, "batch_size": batch_size,
-            "warmup": warmup, "repeats": repeats, "shapes": [s.label for s in family_shapes["2d"]],
-            "width_3d": width_3d, "volume_size": volume_size, "depth_3d": depth_3d,
+            "width": width,
+            "image_size": image_size,
+            "batch_size": batch_size,
+            "warmup": warmup,
+            "repeats": repeats,
+            "shapes": [s.label for s in family_shapes["2d"]],
+            "width_3d": width_3d,
+            "volume_size": volume_size,
+            "depth_3d": depth_3d,
             "shapes_3d": [s.label for s in family_shapes["3d"]],
             "conv_shapes": [s.label for s in family_shapes["conv"]],
         },  # fmt: skip

@@ -166,7 +166,7 @@ def build_mask_cache(annotations: Path, cache_dir: Path) -> dict[str, Any]:
     image_ids = sorted(coco.getImgIds())
     for image_id in tqdm(image_ids, desc=f"COCO masks -> {cache_dir}", unit="img"):
         mask = Image.fromarray(coco_semantic_mask(coco, image_id))
-        atomic_write(cache_dir / f"{image_id}.png", lambda handle: mask.save(handle, format="PNG"))
+        atomic_write(cache_dir / f"{image_id}.png", lambda handle, mask=mask: mask.save(handle, format="PNG"))
     categories = coco.loadCats(sorted(coco.getCatIds()))
     index = {
         "version": CACHE_VERSION,

@@ -40,9 +40,7 @@ class ConfusionMatrix:
             device), so counting never copies pixels between devices.
     """
 
-    def __init__(
-        self, num_classes: int, ignore_index: int = 255, device: torch.device | str | None = None
-    ) -> None:
+    def __init__(self, num_classes: int, ignore_index: int = 255, device: torch.device | str | None = None) -> None:
         if num_classes < 1:
             raise ValueError(f"num_classes must be at least 1, got {num_classes}")
         if 0 <= ignore_index < num_classes:
@@ -110,9 +108,7 @@ class ConfusionMatrix:
         if not isinstance(other, ConfusionMatrix):
             raise TypeError(f"can only merge another ConfusionMatrix, got {type(other).__name__}")
         if other.num_classes != self.num_classes:
-            raise ValueError(
-                f"cannot merge a {other.num_classes}-class matrix into a {self.num_classes}-class one"
-            )
+            raise ValueError(f"cannot merge a {other.num_classes}-class matrix into a {self.num_classes}-class one")
         self.matrix += other.matrix.to(self.matrix.device)
         return self
 

@@ -25,7 +25,8 @@ def _table2() -> dict:
     ]
     table["summary"] = ", ".join(
         f"{r['upsampler']} {r['train_seconds'] // 60}m{r['train_seconds'] % 60:02d}s / "
-        f"{r['predict_seconds'] // 60}m{r['predict_seconds'] % 60:02d}s" for r in table["rows"]
+        f"{r['predict_seconds'] // 60}m{r['predict_seconds'] % 60:02d}s"
+        for r in table["rows"]
     )
     return table
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 from hydra.core.utils import JobReturn, JobStatus
-from hydra.types import RunMode
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ..utils.io import atomic_write_json, atomic_write_text

@@ -71,7 +71,10 @@ def table2_rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
         timing = [r.timing for r in runs]
         rows.append(
             {
-                "dataset": dataset, "model": model, "upsampler": upsampler, "runs": len(runs),
+                "dataset": dataset,
+                "model": model,
+                "upsampler": upsampler,
+                "runs": len(runs),
                 "device": timing[0].get("device_name", "?"),
                 "train_iteration_s": statistics.median(t["train"]["iteration_s_median"] for t in timing),
                 "train_total_s": statistics.median(t["train"]["total_s"] for t in timing),
@@ -86,9 +89,7 @@ def table2_rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
         for base in ("deconv6", "deconv"):
             ref = by_group.get((row["dataset"], row["model"], row["device"], base))
             row[f"train_vs_{base}"] = row["train_iteration_s"] / ref["train_iteration_s"] if ref else None
-            row[f"predict_vs_{base}"] = (
-                ref["predict_images_per_s"] / row["predict_images_per_s"] if ref else None
-            )
+            row[f"predict_vs_{base}"] = ref["predict_images_per_s"] / row["predict_images_per_s"] if ref else None
         ref = paper.get(row["upsampler"]) if (row["dataset"], row["model"]) == ("voc", "unet") else None
         row["paper_train_s"] = ref["train_seconds"] if ref else None
         row["paper_predict_s"] = ref["predict_seconds"] if ref else None
@@ -143,10 +144,18 @@ def table1_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     header = ["dataset", "model", "up-sampler", "runs", "pixel acc", "paper (arXiv v4)", "paper (NIPS)",
               "mean IoU", "paper (arXiv v4)", "paper (NIPS)"]  # fmt: skip
     body = [
-        [r["dataset"], r["model"], r["upsampler"], str(r["runs"]),
-         _number(r["pixel_acc"], std=r["pixel_acc_std"]), _number(r["paper_pixel_acc_arxiv_v4"]),
-         _number(r["paper_pixel_acc_nips"]), _number(r["mean_iou"], std=r["mean_iou_std"]),
-         _number(r["paper_mean_iou_arxiv_v4"]), _number(r["paper_mean_iou_nips"])]  # fmt: skip
+        [
+            r["dataset"],
+            r["model"],
+            r["upsampler"],
+            str(r["runs"]),
+            _number(r["pixel_acc"], std=r["pixel_acc_std"]),
+            _number(r["paper_pixel_acc_arxiv_v4"]),
+            _number(r["paper_pixel_acc_nips"]),
+            _number(r["mean_iou"], std=r["mean_iou_std"]),
+            _number(r["paper_mean_iou_arxiv_v4"]),
+            _number(r["paper_mean_iou_nips"]),
+        ]  # fmt: skip
         for r in rows
     ]
     return header, body
@@ -157,11 +166,24 @@ def table2_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
               "train / deconv6", "predict / deconv6", "train / deconv", "predict / deconv",
               "paper training (K40)", "paper prediction (K40)", "paper train / DCL", "paper predict / DCL"]  # fmt: skip
     body = [
-        [r["dataset"], r["model"], r["upsampler"], r["device"], _number(r["train_iteration_s"], 3),
-         _minutes(r["train_total_s"]), _minutes(r["predict_total_s"]), _number(r["predict_images_per_s"], 1),
-         _number(r["train_vs_deconv6"], 2), _number(r["predict_vs_deconv6"], 2), _number(r["train_vs_deconv"], 2),
-         _number(r["predict_vs_deconv"], 2), _minutes(r["paper_train_s"]), _minutes(r["paper_predict_s"]),
-         _number(r["paper_train_ratio"], 2), _number(r["paper_predict_ratio"], 2)]  # fmt: skip
+        [
+            r["dataset"],
+            r["model"],
+            r["upsampler"],
+            r["device"],
+            _number(r["train_iteration_s"], 3),
+            _minutes(r["train_total_s"]),
+            _minutes(r["predict_total_s"]),
+            _number(r["predict_images_per_s"], 1),
+            _number(r["train_vs_deconv6"], 2),
+            _number(r["predict_vs_deconv6"], 2),
+            _number(r["train_vs_deconv"], 2),
+            _number(r["predict_vs_deconv"], 2),
+            _minutes(r["paper_train_s"]),
+            _minutes(r["paper_predict_s"]),
+            _number(r["paper_train_ratio"], 2),
+            _number(r["paper_predict_ratio"], 2),
+        ]  # fmt: skip
         for r in rows
     ]
     return header, body
@@ -237,7 +259,10 @@ def write_tables(records: Sequence[RunRecord], out_dir: str | Path) -> dict[str,
     bar_chart(t2, "train_vs_deconv6", "paper_train_ratio", "Training time / deconv6", out_dir / "table2.png")
     written["table2.png"] = out_dir / "table2.png"
     verdicts = ordering_check(records)
-    lines = ["| dataset | model | claim | difference | std. error | runs | verdict |", "|---|---|---|---:|---:|---|---|"]
+    lines = [
+        "| dataset | model | claim | difference | std. error | runs | verdict |",
+        "|---|---|---|---:|---:|---|---|",
+    ]
     lines += [
         f"| {v['dataset']} | {v['model']} | {v['claim']} | {v['difference']:+.4f} | {_number(v['stderr'])} "
         f"| {v['runs'][0]} vs {v['runs'][1]} | {v['verdict']} |"

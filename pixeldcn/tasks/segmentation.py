@@ -30,6 +30,8 @@ class SegmentationState:
 
     confusion: ConfusionMatrix
     checkerboard: CheckerboardMeter
+
+
 _DATASET_ATTRIBUTES = ("num_classes", "class_names", "palette", "ignore_index")
 
 

@@ -25,9 +25,7 @@ from .scale import check_scale_factor
 def deconv_padding(kernel_size: int, scale_factor: int) -> tuple[int, int]:
     """(padding, output_padding) so a stride-``scale_factor`` transposed convolution maps H to exactly sH."""
     if kernel_size < scale_factor:
-        raise ValueError(
-            f"a {scale_factor}x deconvolution needs kernel_size >= {scale_factor}, got {kernel_size}"
-        )
+        raise ValueError(f"a {scale_factor}x deconvolution needs kernel_size >= {scale_factor}, got {kernel_size}")
     padding = (kernel_size - scale_factor + 1) // 2
     return padding, 2 * padding - (kernel_size - scale_factor)
 

@@ -7,8 +7,8 @@ from torch import nn
 from pixeldcn.convs import PixelCL
 from pixeldcn.models import UNet
 
-
 pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 def deconv(cin: int, cout: int) -> nn.Module:
     return nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)

@@ -5,8 +5,8 @@ import itertools
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import assert_same_outputs_and_gradients, randomize
+
 from pixeldcn.convs import CONVS, PixelCL, build_conv
 from pixeldcn.convs.pixel_cl import dependency_taps
 

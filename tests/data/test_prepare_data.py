@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import load_script
 
 from .conftest import write_coco_fixture, write_fashion_idx_fixture, write_voc_fixture

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import QUIET_SMOKE, composed, run_train_subprocess
 
 

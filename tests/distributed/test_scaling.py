@@ -10,8 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from pixeldcn.engine import EpochSampler, Trainer
-from pixeldcn.engine import distributed
+from pixeldcn.engine import EpochSampler, Trainer, distributed
 from pixeldcn.tasks.base import sum_attributes
 from pixeldcn.tasks.segmentation import SegmentationTask
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import QUIET_SMOKE, REPO_ROOT, TRAIN_SCRIPT, run_train_subprocess
 
 # Seven evaluation images split over two processes: 4 and 3, so an uneven share is exercised

@@ -182,7 +182,7 @@ def test_synthetic_faces_draw_their_parts_where_they_say():
     for index in range(5):
         image, face = dataset.render(index)
 
-        def pixel(point):
+        def pixel(point, image=image):
             return image[int(point[1]), int(point[0])]
 
         for eye in (face.left_eye, face.right_eye):

@@ -9,13 +9,13 @@ from functools import partial
 
 import pytest
 import torch
+from conftest import QUIET_SMOKE, REPO_ROOT, composed
 from data.conftest import write_fashion_idx_fixture
 from hydra.utils import instantiate
 from PIL import Image
 from torch.utils.data import default_collate
 
 import pixeldcn.run as run
-from conftest import QUIET_SMOKE, REPO_ROOT, composed
 from generation.conftest import write_celeba_fixture
 from pixeldcn.metrics import checkerboard_score
 from pixeldcn.models import VAE

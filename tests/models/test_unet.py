@@ -43,9 +43,7 @@ def test_channel_plan_of_the_paper_width():
     ]
     assert [_conv_channels(layer) for layer in model.bottom] == [(512, 1024), (1024, 512)]
     # (up-sampled channels, concatenated channels, first conv out, second conv out)
-    plan = [
-        (b.upsample_norm.num_features, *_conv_channels(b.conv1), _conv_channels(b.conv2)[1]) for b in model.decoder
-    ]
+    plan = [(b.upsample_norm.num_features, *_conv_channels(b.conv1), _conv_channels(b.conv2)[1]) for b in model.decoder]
     assert plan == [(512, 1024, 512, 256), (256, 512, 256, 128), (128, 256, 128, 64), (64, 128, 64, 21)]
 
 

@@ -5,10 +5,10 @@ import json
 
 import pytest
 import torch
+from conftest import QUIET_SMOKE, composed
 from torch import nn
 
 import pixeldcn.run as run
-from conftest import QUIET_SMOKE, composed
 from pixeldcn.models import UNet
 from pixeldcn.models.unet3d import UNet3D
 from pixeldcn.upsamplers import UPSAMPLERS_3D, build_upsampler

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import QUIET_SMOKE
 from data.conftest import _save_palette_png, write_coco_fixture, write_voc_fixture
 from generation.conftest import write_celeba_fixture
 from torch.utils.data import DataLoader
 
-from conftest import QUIET_SMOKE
 from pixeldcn.data import COCOSegmentation, DatasetNotFoundError, VOCSegmentation
 from pixeldcn.data.celeba import CelebA
 from pixeldcn.data.validation import BadSampleError, EmptySplitError, skipped_count

@@ -6,8 +6,8 @@ import math
 
 import pytest
 import torch
-
 from conftest import QUIET_SMOKE
+
 from pixeldcn.engine import CheckpointError, load_checkpoint, save_checkpoint
 from pixeldcn.engine.checkpoint import previous_path
 from pixeldcn.tasks.segmentation import SegmentationTask

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import QUIET_SMOKE, composed, run_train_subprocess
 
 import pixeldcn.run as run
-from conftest import QUIET_SMOKE, composed, run_train_subprocess
 from pixeldcn.config_check import config_problems, known_keys, override_problem
 
 
@@ -40,10 +40,14 @@ def test_known_keys_come_from_the_config_files():
         ("trainer.max_steps=-1", "trainer.max_steps=-1 is invalid: expected an integer >= 1 or null"),
         ("trainer.num_workers=-2", "trainer.num_workers=-2 is invalid: expected an integer >= 0"),
         ("trainer.progress_bar=maybe", "trainer.progress_bar='maybe' is invalid: expected true or false"),
-        ("trainer.scheduler_interval=batch",
-         "trainer.scheduler_interval='batch' is invalid: expected one of epoch, step"),
-        ("trainer.on_nonfinite_loss=ignore",
-         "trainer.on_nonfinite_loss='ignore' is invalid: expected one of stop, skip"),
+        (
+            "trainer.scheduler_interval=batch",
+            "trainer.scheduler_interval='batch' is invalid: expected one of epoch, step",
+        ),
+        (
+            "trainer.on_nonfinite_loss=ignore",
+            "trainer.on_nonfinite_loss='ignore' is invalid: expected one of stop, skip",
+        ),
         ("eval.num_images=0", "eval.num_images=0 is invalid: expected an integer >= 1 or null"),
         ("seed=abc", "seed='abc' is invalid: expected an integer"),
         ("dataset.image_size=-32", "dataset.image_size=-32 is invalid: expected an integer >= 1"),

@@ -10,8 +10,8 @@ import time
 
 import pytest
 import torch
-
 from conftest import QUIET_SMOKE, REPO_ROOT, TRAIN_SCRIPT
+
 from pixeldcn.engine import load_checkpoint
 from pixeldcn.tasks.segmentation import SegmentationTask
 

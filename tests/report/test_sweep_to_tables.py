@@ -3,8 +3,8 @@
 import csv
 
 import pytest
-
 from conftest import QUIET_SMOKE, load_script, run_train_subprocess
+
 from pixeldcn.upsamplers import UPSAMPLERS
 
 

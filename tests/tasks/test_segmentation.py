@@ -115,7 +115,9 @@ def test_evaluation_scores_the_checkerboard_of_predicted_probabilities():
     for name, pattern in {"board": board, "ramp": ramp}.items():
         scores = torch.stack([4 * pattern, 4 * (1 - pattern), torch.zeros_like(pattern)])[None]
         state = task.new_state()
-        task.evaluate_batch(FixedScores(scores), (torch.zeros(1, 3, 64, 64), torch.zeros(1, 64, 64, dtype=torch.long)), state)
+        task.evaluate_batch(
+            FixedScores(scores), (torch.zeros(1, 3, 64, 64), torch.zeros(1, 64, 64, dtype=torch.long)), state
+        )
         results[name] = task.summarize(state)["checkerboard"]
     assert results["board"] > 0.9 and results["ramp"] < 0.01
 

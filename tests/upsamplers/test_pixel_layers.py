@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 import torch
-
 from conftest import assert_same_outputs_and_gradients, randomize, reference_and_fast
+
 from pixeldcn.upsamplers import build_upsampler
 
 pytestmark = pytest.mark.usefixtures("float64_default")

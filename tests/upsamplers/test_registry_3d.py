@@ -10,8 +10,8 @@ from pixeldcn.models import UNet
 from pixeldcn.models.unet3d import UNet3D
 from pixeldcn.upsamplers import UPSAMPLERS, UPSAMPLERS_3D, build_upsampler, require_spatial_dims, spatial_dims
 
-
 pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 def test_3d_registry_is_separate_from_the_2d_one():
     assert set(UPSAMPLERS_3D) == {"deconv3d", "pixeldcl3d", "ipixeldcl3d"}
