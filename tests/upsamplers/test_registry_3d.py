@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_3d_registry_is_separate_from_the_2d_one():
-    assert set(UPSAMPLERS_3D) == {"deconv3d", "pixeldcl3d", "ipixeldcl3d"}
+    assert set(UPSAMPLERS_3D) == {"deconv3d", "deconv_torch3d", "pixeldcl3d", "ipixeldcl3d"}
     assert not set(UPSAMPLERS_3D) & set(UPSAMPLERS)
 
 
@@ -58,6 +58,8 @@ def test_unet_refuses_3d_upsamplers_when_built(name):
     "factory", [functools.partial(build_upsampler, "pixeldcl"), lambda c, o: nn.ConvTranspose2d(c, o, 2, 2)]
 )
 def test_unet3d_refuses_2d_upsamplers_when_built(factory):
-    message = r"UNet3D needs 3D up-samplers but its factory built a 2D .*deconv3d, ipixeldcl3d, pixeldcl3d"
+    message = (
+        r"UNet3D needs 3D up-samplers but its factory built a 2D .*deconv3d, deconv_torch3d, pixeldcl3d, ipixeldcl3d"
+    )
     with pytest.raises(ValueError, match=message):
         UNet3D(num_classes=3, upsampler=factory, width=2, depth=2)
