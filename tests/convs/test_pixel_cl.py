@@ -31,6 +31,7 @@ def literal_pixelcl(module, x):
     out = torch.zeros(n, cout, height, width)
     for (a, b), p in sorted(ORDER.items(), key=lambda item: item[1]):
         conv = module.phase_convs[p]
+        generated = out.clone()  # the earlier phases, read while ``out`` receives this one
         phase = torch.zeros(n, cout, height // 2, width // 2)
         for i, j in itertools.product(range(height // 2), range(width // 2)):
             y, xx = 2 * i + a, 2 * j + b
@@ -39,7 +40,7 @@ def literal_pixelcl(module, x):
                 value += _at(x, y + dy - 1, xx + dx - 1) @ conv.weight[:, :, dy, dx].T
                 neighbour = ((y + dy - 1) % 2, (xx + dx - 1) % 2)
                 if ORDER[neighbour] < p:
-                    value += _at(out, y + dy - 1, xx + dx - 1) @ module.dependencies[p - 1, :, :, dy, dx].T
+                    value += _at(generated, y + dy - 1, xx + dx - 1) @ module.dependencies[p - 1, :, :, dy, dx].T
             phase[:, :, i, j] = value
         out[:, :, a::2, b::2] = phase
     # One bias for every output pixel, added after all phases are generated (no phase reads it).
@@ -166,3 +167,30 @@ def test_build_conv_gives_same_size_layers():
             module = build_conv(name, 3, 5, bias=bias)
             assert module(x).shape == (2, 5, 6, 4)
             assert (sum(p.numel() for n, p in module.named_parameters() if "bias" in n) > 0) == bias
+
+
+def test_without_bias_equals_the_literal_form_in_outputs_and_gradients():
+    """PixelCL(5, 7, bias=False): the authors' kind of layer, no bias anywhere (literal_pixelcl reads none)."""
+    module = randomize(build_conv("pixelcl", 5, 7, bias=False), seed=6)
+    assert module.bias is None
+    x = torch.randn(2, 5, 4, 6, requires_grad=True)
+    upstream = torch.randn(2, 7, 4, 6)
+    params = dict(module.named_parameters())
+    grads = []
+    for forward in (module, lambda t: literal_pixelcl(module, t)):
+        out = forward(x)
+        grads.append((out.detach(), torch.autograd.grad((out * upstream).sum(), [x, *params.values()])))
+    (out_m, g_m), (out_l, g_l) = grads
+    torch.testing.assert_close(out_m, out_l, rtol=0, atol=1e-10)
+    for key, a, b in zip(["input", *params], g_m, g_l):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10, msg=key)
+
+
+def test_with_zero_weights_every_phase_holds_the_same_bias():
+    module = PixelCL(3, 4)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.zero_()
+        module.bias.copy_(torch.tensor([1.0, -2.0, 3.0, 0.5]))
+    out = module(torch.randn(2, 3, 4, 6))
+    torch.testing.assert_close(out, module.bias.view(1, -1, 1, 1).expand_as(out), rtol=0, atol=0)
