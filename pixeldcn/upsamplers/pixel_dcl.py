@@ -86,10 +86,13 @@ class PixelDCL(nn.Module):
         with torch.no_grad():
             self.conv3.weight.mul_(mask)
         if check_init(init) == "balanced":
-            # F2 reads F1; F3 and F4 read F1 and F2 through the four kept taps.
-            v = output_variance(self.conv1.weight)
-            balance_(self.conv2.weight, [(out_channels, v)], v)
-            balance_(self.conv3.weight, [(out_channels, v)], v, live=mask)
+            self._balance()
+
+    def _balance(self) -> None:
+        # F2 reads F1; F3 and F4 read F1 and F2 through the four kept taps.
+        v = output_variance(self.conv1.weight)
+        balance_(self.conv2.weight, [(self.conv2.in_channels, v)], v)
+        balance_(self.conv3.weight, [(self.conv3.in_channels, v)], v, live=self.conv3_mask)
 
     def frozen_parameter_count(self) -> int:
         """Entries of ``conv3.weight`` that the mask fixes at zero (counted without reading tensor data)."""
@@ -111,6 +114,42 @@ class PixelDCL(nn.Module):
         f3 = F.conv2d(f1, vertical, padding=(1, 0))[:, :, 1:] + F.conv2d(f2, horizontal, padding=(0, 1))[..., :w]
         f4 = F.conv2d(f1, horizontal, padding=(0, 1))[..., 1:] + F.conv2d(f2, vertical, padding=(1, 0))[:, :, :h]
         return add_bias(interleave(f1, f2, f3, f4), self.bias)
+
+
+class _Conv2x2TFSame(nn.Conv2d):
+    """2x2 convolution without bias, TF-SAME padded (0 before, 1 after per axis): out[i, j] reads x[i..i+1, j..j+1]."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(in_channels, out_channels, 2, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(F.pad(x, (0, 1, 0, 1)))
+
+
+@register_upsampler("pixeldcl_2x2")
+class PixelDCL2x2(PixelDCL):
+    """PixelDCL as the NIPS version's Fig. 4 draws it: F1 and F2 from 2x2 kernels, F3 and F4 from
+    the same masked 3x3 convolution as ``PixelDCL``.
+
+    The 2x2 convolutions are TF-SAME aligned (no padding before, one after), as the authors' code
+    would run them with ``kernel_size=(2, 2)``: F1[i, j] reads Fin[i..i+1, j..j+1] and F2[i, j]
+    reads F1[i..i+1, j..j+1], on the output grid exactly the four diagonal neighbours
+    (2i, 2j), (2i, 2j+2), (2i+2, 2j), (2i+2, 2j+2) of the F2 pixel at (2i+1, 2j+1). Everything
+    else (masked taps, ``impl``, ``bias``, ``init``) is ``PixelDCL``'s.
+
+    Parameters (trainable): 4*Cin*Cout + 4*Cout^2 + 4*Cout^2 + Cout (``bias=False``: no Cout)
+    (``conv3`` stores 5*Cout^2 more, fixed at zero).
+    MACs per output pixel (fast): (4*Cin*Cout + 4*Cout^2 + 8*Cout^2) / 4 + Cout^2 * (H + W) / (H * W).
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, impl: str = "fast", bias: bool = True, init: str = "default"
+    ) -> None:
+        super().__init__(in_channels, out_channels, impl=impl, bias=bias, init="default")
+        self.conv1 = _Conv2x2TFSame(in_channels, out_channels)
+        self.conv2 = _Conv2x2TFSame(out_channels, out_channels)
+        if check_init(init) == "balanced":
+            self._balance()
 
 
 @register_upsampler("ipixeldcl")

@@ -22,6 +22,10 @@ FORMULAS = {
         9 * CIN * COUT + 9 * COUT**2 + 4 * COUT**2 + COUT,
         lambda size: (9 * CIN * COUT + 9 * COUT**2 + 8 * COUT**2) / 4 + COUT**2 * 2 * size / size**2,
     ),
+    "pixeldcl_2x2": (
+        4 * CIN * COUT + 8 * COUT**2 + COUT,
+        lambda size: (4 * CIN * COUT + 12 * COUT**2) / 4 + COUT**2 * 2 * size / size**2,
+    ),
     "ipixeldcl_seq": (
         9 * (CIN * COUT + (CIN + COUT) * COUT + (CIN + 2 * COUT) * COUT + (CIN + 3 * COUT) * COUT) + COUT,
         9 * (CIN * COUT + (CIN + COUT) * COUT + (CIN + 2 * COUT) * COUT + (CIN + 3 * COUT) * COUT) / 4,

@@ -6,7 +6,7 @@ import torch
 from pixeldcn.upsamplers import UPSAMPLERS, build_upsampler
 
 EXPECTED_NAMES = {
-    "deconv", "deconv6", "deconv_torch", "ipixeldcl", "pixeldcl", "ipixeldcl_seq", "pixeldcl_seq",
+    "deconv", "deconv6", "deconv_torch", "ipixeldcl", "pixeldcl", "pixeldcl_2x2", "ipixeldcl_seq", "pixeldcl_seq",
     "resize_nearest", "resize_bilinear", "pixel_shuffle", "pixel_shuffle_icnr",
 }  # fmt: skip
 
