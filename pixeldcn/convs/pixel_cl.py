@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pixeldcn.layers.options import add_bias, check_impl, output_bias
+from pixeldcn.layers.options import add_bias, check_impl, check_init, output_bias, output_variance
 from pixeldcn.layers.phases import PHASE_OFFSETS, dilate, interleave, neighbour_term
 
 # Generation order = phase order of the up-samplers: F1 (even, even), F2 (odd, odd),
@@ -78,10 +78,15 @@ class PixelCL(nn.Module):
     (``dependencies`` stores 11*Cout^2 more, fixed at zero).
     MACs per output pixel (fast): 9*Cin*Cout + 4*Cout^2 (an ordinary 3x3 convolution: 9*Cin*Cout).
 
+    ``init="balanced"`` rescales each later phase's kernels after the default draw so that every
+    phase starts with F1's variance for unit-variance input (``init="default"``: PyTorch's default).
+
     Odd H or W would give phases of different sizes and is rejected with a ``ValueError``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = True, impl: str = "fast") -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, bias: bool = True, impl: str = "fast", init: str = "default"
+    ) -> None:
         super().__init__()
         self.impl = check_impl(impl)
         self.phase_convs = nn.ModuleList(nn.Conv2d(in_channels, out_channels, 3, stride=2, bias=False) for _ in PHASES)
@@ -94,6 +99,21 @@ class PixelCL(nn.Module):
                 # nn.Conv2d's default initialisation, as for every other kernel here.
                 nn.init.kaiming_uniform_(weight, a=5**0.5)
             self.dependencies.mul_(self.dependency_masks)
+            if check_init(init) == "balanced":
+                self._balance()
+
+    def _balance(self) -> None:
+        """Scale each later phase's input kernel and dependency kernel together so that, for
+        uncorrelated unit-variance input, every phase starts with F1's variance (the default makes
+        each later phase larger, by what it adds from the earlier ones)."""
+        out_channels = self.out_channels
+        target = output_variance(self.phase_convs[0].weight)
+        for p in range(1, len(PHASES)):
+            kernel, dependency = self.phase_convs[p].weight, self.dependencies[p - 1]
+            expected = output_variance(kernel) + target * dependency.square().sum().item() / out_channels
+            factor = (target / expected) ** 0.5
+            kernel.mul_(factor)
+            dependency.mul_(factor)
 
     @property
     def in_channels(self) -> int:

@@ -194,3 +194,19 @@ def test_with_zero_weights_every_phase_holds_the_same_bias():
         module.bias.copy_(torch.tensor([1.0, -2.0, 3.0, 0.5]))
     out = module(torch.randn(2, 3, 4, 6))
     torch.testing.assert_close(out, module.bias.view(1, -1, 1, 1).expand_as(out), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("cin", "cout"), [(3, 16), (32, 32), (64, 16)])
+def test_balanced_phases_agree_within_ten_percent(cin, cout):
+    torch.manual_seed(cin + cout)
+    x = torch.randn(2, cin, 24, 24)
+
+    def phase_rms(module):
+        with torch.no_grad():
+            out = module(x)[:, :, 4:-4, 4:-4]  # away from the zero padding
+        return [out[:, :, a::2, b::2].square().mean().sqrt().item() for a, b in ((0, 0), (1, 1), (1, 0), (0, 1))]
+
+    balanced = phase_rms(build_conv("pixelcl", cin, cout, init="balanced"))
+    assert max(balanced) / min(balanced) < 1.1, balanced
+    default = phase_rms(build_conv("pixelcl", cin, cout))
+    assert default[3] > 1.1 * default[0], default  # F4 reads the most earlier pixels and starts largest
