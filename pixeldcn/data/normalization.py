@@ -49,7 +49,8 @@ def channel_mean(dataset: Dataset, samples: int = MEAN_SAMPLES) -> Tensor:
     if not indices:
         raise ValueError("the training split is empty; its per-channel mean is undefined")
     total, pixels = None, 0
-    for index in tqdm(indices, desc="training mean (normalization=authors)", unit="img", leave=False):
+    # disable=None: a bar on a terminal only, none in log files.
+    for index in tqdm(indices, desc="training mean (normalization=authors)", unit="img", leave=False, disable=None):
         image = dataset[index][0].to(torch.float64)
         flat = image.reshape(image.shape[0], -1)
         total = flat.sum(1) if total is None else total + flat.sum(1)
