@@ -1,5 +1,7 @@
 """Input normalisation, a dataset option: ``unit`` (ours) or ``authors`` (the authors' released code).
 
+VOC, COCO (through :class:`~pixeldcn.data.file_dataset.SegmentationFiles`) and SyntheticShapes take it.
+
 * ``unit``: pixel values in [0, 1];
 * ``authors``: pixel values 0 .. 255 minus the per-channel mean of the training split, as the
   authors' ``main.py`` feeds their network.

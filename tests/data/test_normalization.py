@@ -10,6 +10,7 @@ from PIL import Image
 from pixeldcn.data import normalization
 from pixeldcn.data.coco import COCOSegmentation
 from pixeldcn.data.normalization import evenly_spaced
+from pixeldcn.data.synthetic_shapes import SyntheticShapes
 from pixeldcn.data.voc import VOCSegmentation
 
 from .conftest import write_coco_fixture, write_voc_fixture
@@ -87,3 +88,16 @@ def test_an_unknown_normalisation_lists_the_valid_ones(tmp_path):
     write_voc_fixture(tmp_path, n_train=1, n_val=1)
     with pytest.raises(ValueError, match=r"normalization='imagenet' is not one of unit, authors"):
         VOCSegmentation(tmp_path, "train", normalization="imagenet")
+
+
+def test_synthetic_shapes_authors_normalisation_uses_the_mean_of_the_training_scenes():
+    # num_samples applies to both splits of a configuration: the training split has 3 scenes too.
+    train = SyntheticShapes("train", image_size=16, num_samples=3, seed=2)
+    scenes = np.stack([train.render(index)[0] for index in range(3)]).astype(np.float64)  # 5 x S x S x 3 in [0, 1]
+    expected_mean = scenes.reshape(-1, 3).mean(0) * 255
+    val = SyntheticShapes("val", image_size=16, num_samples=3, seed=2, normalization="authors")
+    np.testing.assert_allclose(val.pixel_mean.numpy(), expected_mean, rtol=0, atol=1e-4)
+    plain = SyntheticShapes("val", image_size=16, num_samples=3, seed=2)
+    expected = plain[1][0].double() * 255 - torch.from_numpy(expected_mean).view(3, 1, 1)
+    torch.testing.assert_close(val[1][0].double(), expected, rtol=0, atol=1e-4)
+    assert torch.equal(val[1][1], plain[1][1])

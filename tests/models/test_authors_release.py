@@ -63,3 +63,9 @@ def test_variants_of_the_release_train_under_smoke(run_train, tmp_path, voc, ove
     saved = (run_dir / ".hydra" / "config.yaml").read_text()
     assert all(f"{key.split('.')[1]}: {value}" in saved for key, value in (o.split("=") for o in overrides))
     assert json.loads((run_dir / "metrics.json").read_text())["final"]["mean_iou"] >= 0
+
+
+def test_the_demo_dataset_trains_with_the_authors_normalisation(run_train, tmp_path):
+    run_dir = run_train(tmp_path / "run", *QUIET_SMOKE, "dataset.normalization=authors", "model.bn_scale=false")
+    assert "normalization: authors" in (run_dir / ".hydra" / "config.yaml").read_text()
+    assert json.loads((run_dir / "metrics.json").read_text())["run"]["dataset"] == "synthetic_shapes"
