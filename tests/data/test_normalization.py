@@ -39,7 +39,7 @@ def test_voc_authors_normalisation_subtracts_the_training_mean_from_0_255_pixels
     train_ids = fixture.aug_ids if sbd else fixture.train_ids
     jpegs = tmp_path / "VOCdevkit" / "VOC2012" / "JPEGImages"
     expected_mean = mean_of_jpegs([jpegs / f"{image_id}.jpg" for image_id in train_ids], 16)
-    for split in ("train", "val"):
+    for split in ("val", "train"):  # val first: it computes the mean rather than find it cached
         unit = VOCSegmentation(tmp_path, split, image_size=16, sbd=sbd)
         authors = VOCSegmentation(tmp_path, split, image_size=16, sbd=sbd, normalization="authors")
         # The val split is normalised with the training mean, not its own.
