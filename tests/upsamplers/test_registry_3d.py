@@ -6,8 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from pixeldcn.models import UNet
-from pixeldcn.models.unet3d import UNet3D
+from pixeldcn.models import UNet, UNet3D
 from pixeldcn.upsamplers import UPSAMPLERS, UPSAMPLERS_3D, build_upsampler, require_spatial_dims, spatial_dims
 
 pytestmark = pytest.mark.usefixtures("single_thread")
