@@ -16,6 +16,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from ..utils.io import atomic_write_bytes
+from .grouping import layer_name
 from .metric_names import Metric
 
 SOURCE_MARKERS = {"arxiv_v4": ("D", "paper (arXiv v4)"), "nips": ("x", "paper (NIPS)")}
@@ -64,7 +65,13 @@ def table1_figure(rows: Sequence[dict], metrics: Sequence[Metric]) -> Figure:
                 paper = [(x + offset, value) for x, value in paper if value is not None]
                 if paper:
                     axes.plot(*zip(*paper), linestyle="none", marker=marker, color="black", label=label)
-            axes.set_xticks(xs, [row["upsampler"] for row in members], rotation=40, ha="right", fontsize=8)
+            axes.set_xticks(
+                xs,
+                [layer_name(row["upsampler"], row["variant"]) for row in members],
+                rotation=40,
+                ha="right",
+                fontsize=8,
+            )
             axes.set_ylabel(metric.name)
             axes.set_xlabel("up-sampler")
             axes.set_title(f"{dataset} / {model}, setting {setting}", fontsize=9)
@@ -105,7 +112,9 @@ def table2_figure(rows: Sequence[dict]) -> Figure:
                 paper = [(x + offset, row[key]) for x, row in zip(xs, members) if row[key] is not None]
                 if paper and base == "deconv6":  # the paper's ratios are to its DCL, our deconv6
                     axes.plot(*zip(*paper), linestyle="none", marker=marker, color="black", label=label)
-        axes.set_xticks(xs, [row["upsampler"] for row in members], rotation=40, ha="right", fontsize=8)
+        axes.set_xticks(
+            xs, [layer_name(row["upsampler"], row["variant"]) for row in members], rotation=40, ha="right", fontsize=8
+        )
         axes.set_xlabel("up-sampler")
         axes.set_title(f"{device}\n{dataset} / {model}, setting {setting}", fontsize=9)
         axes.legend(fontsize=7)

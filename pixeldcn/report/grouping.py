@@ -104,6 +104,10 @@ def _without_upsampler(items: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in items.items() if not _matches(key, (UPSAMPLER,))}
 
 
+def layer_name(upsampler: str, variant: str = "") -> str:
+    return f"{upsampler} ({variant})" if variant else upsampler
+
+
 @dataclass
 class Cell:
     """The runs of one table cell (one per seed), under its setting's label."""
@@ -115,6 +119,13 @@ class Cell:
     items: dict[str, Any]
     records: list[RunRecord] = field(default_factory=list)
     duplicates: list[tuple[RunRecord, RunRecord]] = field(default_factory=list)
+    variant: str = ""
+    """The up-sampler options that tell this cell from another of the same up-sampler and setting."""
+
+    @property
+    def layer(self) -> str:
+        """The up-sampler, with its variant when one setting has several (``pixeldcl (impl=reference)``)."""
+        return layer_name(self.upsampler, self.variant)
 
     @property
     def paired_by_seed(self) -> bool:
@@ -215,8 +226,22 @@ def group(
                 first[identity] = record
                 cell.records.append(record)
         cells.append(cell)
-    cells.sort(key=lambda c: (c.dataset, c.model, c.setting, c.upsampler))
+    _name_variants(cells)
+    cells.sort(key=lambda c: (c.dataset, c.model, c.setting, c.upsampler, c.variant))
     return cells, left_out
+
+
+def _name_variants(cells: Sequence[Cell]) -> None:
+    same_layer: dict[tuple[str, str], list[Cell]] = defaultdict(list)
+    for cell in cells:
+        same_layer[(cell.setting, cell.upsampler)].append(cell)
+    for variants in same_layer.values():
+        if len(variants) < 2:
+            continue
+        keys = sorted(set().union(*(cell.items for cell in variants)))
+        differing = [key for key in keys if len({_freeze(cell.items.get(key)) for cell in variants}) > 1]
+        for cell in variants:
+            cell.variant = ", ".join(f"{key.removeprefix(UPSAMPLER + '.')}={cell.items.get(key)}" for key in differing)
 
 
 def _label(index: int) -> str:

@@ -9,6 +9,7 @@ it was run. The statistics are :mod:`.stats`'s (paired by seed when the cells sh
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Sequence
 from typing import Any
@@ -36,23 +37,21 @@ def _compare(a: Cell, b: Cell, metric: str) -> Comparison:
 
 def comparisons(cells: Sequence[Cell], metrics: Sequence[Metric]) -> list[dict[str, Any]]:
     """One row per setting x claim x claimed metric whose two cells were both run."""
-    by_setting: dict[str, dict[str, Cell]] = {}
+    by_setting: dict[str, dict[str, list[Cell]]] = {}
     for cell in cells:
-        by_setting.setdefault(cell.setting, {})[cell.upsampler] = cell
+        by_setting.setdefault(cell.setting, {}).setdefault(cell.upsampler, []).append(cell)
     rows = []
     for setting, layers in sorted(by_setting.items()):
         for stronger, weaker, source in CLAIMS:
-            if stronger not in layers or weaker not in layers:
-                continue
-            a, b = layers[stronger], layers[weaker]
-            for metric in metrics:
+            pairs = [(a, b) for a in layers.get(stronger, []) for b in layers.get(weaker, [])]
+            for (a, b), metric in itertools.product(pairs, metrics):
                 if not metric.claimed or not a.samples(metric.key) or not b.samples(metric.key):
                     continue
                 result = _compare(a, b, metric.key)
                 rows.append(
                     {
                         "dataset": a.dataset, "model": a.model, "setting": setting, "metric": metric.key,
-                        "claim": f"{stronger} >= {weaker}", "source": source, "design": result.design,
+                        "claim": f"{a.layer} >= {b.layer}", "source": source, "design": result.design,
                         "n_a": result.n_a, "n_b": result.n_b,
                         "mean_a": statistics.fmean(a.samples(metric.key)),
                         "mean_b": statistics.fmean(b.samples(metric.key)),

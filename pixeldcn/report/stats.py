@@ -184,7 +184,7 @@ def paired(a: Mapping[int, float], b: Mapping[int, float]) -> Comparison:
     if n < MIN_RUNS:
         return _not_enough(PAIRED, n, n, difference, _join(f"{n} shared seed(s), {MIN_RUNS} needed", note))
     spread = statistics.stdev(differences)
-    if spread == 0.0:
+    if _no_spread(spread, differences):
         return _not_enough(PAIRED, n, n, difference, _join("zero spread: the differences are identical", note))
     return _from_stderr(PAIRED, n, n, difference, spread / math.sqrt(n), n - 1.0, note)
 
@@ -196,7 +196,7 @@ def welch(a: list[float], b: list[float]) -> Comparison:
     if min(n_a, n_b) < MIN_RUNS:
         return _not_enough(WELCH, n_a, n_b, difference, f"{n_a} vs {n_b} runs, {MIN_RUNS} per side needed")
     var_a, var_b = statistics.variance(a) / n_a, statistics.variance(b) / n_b
-    if var_a + var_b == 0.0:
+    if _no_spread(math.sqrt(var_a + var_b), [*a, *b]):
         return _not_enough(WELCH, n_a, n_b, difference, "zero spread: every run gave the same value")
     df = (var_a + var_b) ** 2 / (var_a**2 / (n_a - 1) + var_b**2 / (n_b - 1))
     return _from_stderr(WELCH, n_a, n_b, difference, math.sqrt(var_a + var_b), df, "")
@@ -207,6 +207,11 @@ def compare(a: Mapping[int, float], b: Mapping[int, float]) -> Comparison:
     if set(a) & set(b):
         return paired(a, b)
     return welch(list(a.values()), list(b.values()))
+
+
+def _no_spread(spread: float, values: list[float]) -> bool:
+    """Zero up to rounding: differences of equal results can leave a last-bit residue."""
+    return spread <= 1e-12 * max(1.0, *(abs(value) for value in values))
 
 
 def _join(*parts: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..utils.io import atomic_write_json, atomic_write_text
 from .charts import table1_figure, table2_figure, write_png
-from .grouping import Cell, Selection, describe_settings, group
+from .grouping import Cell, Selection, describe_settings, group, layer_name
 from .metric_names import KNOWN_METRICS, PAPER_METRICS, Metric, present_metrics
 from .ordering import comparisons, ordering_markdown
 from .paper import PAPER_TABLE1, PAPER_TABLE2, paper_table1
@@ -53,7 +53,7 @@ def table1_rows(cells: Sequence[Cell], metrics: Sequence[Metric], with_paper_row
     for note, cell in enumerate(cells, start=1):
         row: dict[str, Any] = {
             "dataset": cell.dataset, "model": cell.model, "setting": cell.setting, "upsampler": cell.upsampler,
-            "runs": len(cell.records), "seeds": " ".join(str(r.seed) for r in cell.records),
+            "variant": cell.variant, "runs": len(cell.records), "seeds": " ".join(str(r.seed) for r in cell.records),
             "duplicates": len(cell.duplicates), "note": note,
         }  # fmt: skip
         for metric in metrics:
@@ -64,7 +64,7 @@ def table1_rows(cells: Sequence[Cell], metrics: Sequence[Metric], with_paper_row
         for dataset, model, upsampler in sorted({(p["dataset"], p["model"], p["upsampler"]) for p in PAPER_TABLE1}):
             if (dataset, model, upsampler) in measured:
                 continue
-            row = {"dataset": dataset, "model": model, "setting": "", "upsampler": upsampler, "runs": 0,
+            row = {"dataset": dataset, "model": model, "setting": "", "upsampler": upsampler, "variant": "", "runs": 0,
                    "seeds": "", "duplicates": 0, "note": None}  # fmt: skip
             for metric in metrics:
                 row[metric.key], row[f"{metric.key}_std"] = None, None
@@ -93,7 +93,7 @@ def table1_cells(rows: list[dict], metrics: Sequence[Metric]) -> tuple[list[str]
             header += [f"paper ({SOURCE_NAMES[source]})" for source in SOURCES]
     body = []
     for r in rows:
-        line = [r["dataset"], r["model"], r["setting"] or "paper only", r["upsampler"],
+        line = [r["dataset"], r["model"], r["setting"] or "paper only", layer_name(r['upsampler'], r['variant']),
                 f"{r['runs']} [{r['note']}]" if r["note"] else str(r["runs"])]  # fmt: skip
         for metric in metrics:
             line.append(_number(r[metric.key], std=r[f"{metric.key}_std"]))
@@ -116,7 +116,7 @@ def _footnotes(cells: Sequence[Cell]) -> list[str]:
     lines = []
     for note, cell in enumerate(cells, start=1):
         pooled = "; ".join(f"seed {r.seed}: {r.run_dir}" for r in cell.records)
-        line = f"[{note}] {cell.dataset}/{cell.model}/{cell.upsampler}, setting {cell.setting}, pooled {pooled}"
+        line = f"[{note}] {cell.dataset}/{cell.model}/{cell.layer}, setting {cell.setting}, pooled {pooled}"
         if cell.duplicates:
             repeats = "; ".join(f"{copy.run_dir} (= {kept.run_dir})" for copy, kept in cell.duplicates)
             line += f". Duplicates counted once: {repeats}"
@@ -149,7 +149,7 @@ def table2_rows(cells: Sequence[Cell]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "dataset": cell.dataset, "model": cell.model, "setting": cell.setting, "upsampler": cell.upsampler,
-                "device": cell.items.get("device") or "?", "runs": len(cell.records),
+                "variant": cell.variant, "device": cell.items.get("device") or "?", "runs": len(cell.records),
                 "train_iteration_s": statistics.median(t["train"]["iteration_s_median"] for t in timing),
                 "train_iteration_s_std": statistics.stdev([t["train"]["iteration_s_median"] for t in timing])
                 if len(timing) > 1 else None,
@@ -159,7 +159,7 @@ def table2_rows(cells: Sequence[Cell]) -> list[dict[str, Any]]:
                 "predict_images_per_s": statistics.median(t["predict"]["images_per_s"] for t in timing),
             }
         )  # fmt: skip
-    by_setting = {(r["setting"], r["upsampler"]): r for r in rows}
+    by_setting = {(r["setting"], layer_name(r["upsampler"], r["variant"])): r for r in rows}
     paper = {r["upsampler"]: r for r in PAPER_TABLE2["rows"]}
     for row in rows:
         for base in TIME_BASELINES:
@@ -180,7 +180,8 @@ def table2_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
               "paper training (K40)", "paper prediction (K40)", "paper train / DCL", "paper predict / DCL"]  # fmt: skip
     body = [
         [
-            r["dataset"], r["model"], r["setting"], r["upsampler"], r["device"], str(r["runs"]),
+            r["dataset"], r["model"], r["setting"], layer_name(r["upsampler"], r["variant"]), r["device"],
+            str(r["runs"]),
             _number(r["train_iteration_s"], 3), _minutes(r["train_total_s"]), _minutes(r["predict_total_s"]),
             _number(r["predict_images_per_s"], 1),
             _number(r["train_vs_deconv6"], 2), _number(r["predict_vs_deconv6"], 2),
@@ -249,7 +250,7 @@ def _runs_csv(collection: Collection, cells: Sequence[Cell], left_out: Sequence[
     rows = [{"run_dir": str(s.run_dir), "included": "no", "cell": "", "reason": s.reason} for s in collection.skipped]
     rows += [{"run_dir": str(s.run_dir), "included": "no", "cell": "", "reason": s.reason} for s in left_out]
     for note, cell in enumerate(cells, start=1):
-        where = f"[{note}] {cell.dataset}/{cell.model}/{cell.upsampler} setting {cell.setting}"
+        where = f"[{note}] {cell.dataset}/{cell.model}/{cell.layer} setting {cell.setting}"
         rows += [{"run_dir": str(r.run_dir), "included": "yes", "cell": where, "reason": ""} for r in cell.records]
     return to_csv(sorted(rows, key=lambda row: row["run_dir"]))
 
