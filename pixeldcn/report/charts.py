@@ -75,9 +75,17 @@ def table1_figure(rows: Sequence[dict], metrics: Sequence[Metric]) -> Figure:
             axes.set_ylabel(metric.name)
             axes.set_xlabel("up-sampler")
             axes.set_title(f"{dataset} / {model}, setting {setting}", fontsize=9)
-            if column == 0 and line == 0:
-                axes.legend(fontsize=7, loc="lower left")
+    _legend(figure)
     return figure
+
+
+def _legend(figure: Figure) -> None:
+    """One legend for the figure, naming every kind of mark any panel has."""
+    labelled: dict[str, object] = {}
+    for axes in figure.axes:
+        for handle, label in zip(*axes.get_legend_handles_labels()):
+            labelled.setdefault(label, handle)
+    figure.legend(list(labelled.values()), list(labelled), loc="outside upper center", ncols=len(labelled), fontsize=8)
 
 
 def _baseline(members: Sequence[dict]) -> str | None:
@@ -117,7 +125,7 @@ def table2_figure(rows: Sequence[dict]) -> Figure:
         )
         axes.set_xlabel("up-sampler")
         axes.set_title(f"{device}\n{dataset} / {model}, setting {setting}", fontsize=9)
-        axes.legend(fontsize=7)
+    _legend(figure)
     return figure
 
 

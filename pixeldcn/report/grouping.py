@@ -59,6 +59,7 @@ TIMING_SETTINGS = (
 HEADLINE_SETTINGS = (
     "experiment", "debug", "mode", "trained.epochs", "trained.steps", "dataset.image_size", "dataset.num_samples",
     "model.width", "trainer.batch_size", "trainer.optimizer._target_", "trainer.optimizer.lr", "trainer.precision",
+    "device",
 )  # fmt: skip
 """What a setting's description always shows (when present); settings that differ are added to it."""
 UPSAMPLER = "upsampler"
@@ -183,13 +184,19 @@ def group(
     """The cells that ``records`` fill (sorted, settings labelled A, B, ...) and the runs left out.
 
     ``timing``: group by :func:`timing_items` (Table 2) and keep only runs with training times.
+    Table 2's settings carry the label of their Table 1 setting, numbered (``B1``, ``B2``) when
+    devices or timing settings split it.
     """
     selection = selection or Selection()
     left_out: list[Skipped] = []
     by_key: dict[tuple, list[RunRecord]] = defaultdict(list)
     items_of: dict[tuple, dict[str, Any]] = {}
+    accuracy_setting_of: dict[tuple, tuple] = {}
+    accuracy_settings = set()
     for record in records:
         reason = exclusion(record, selection)
+        if reason is None:
+            accuracy_settings.add(_key(_without_upsampler(accuracy_items(record))))
         if reason is None and timing and not (record.timing.get("train") and record.timing.get("predict")):
             reason = "no training times in timing.json (not a training run, or timing.json missing)"
         if reason:
@@ -199,8 +206,13 @@ def group(
         key = _key(items)
         by_key[key].append(record)
         items_of[key] = items
-    settings = sorted({_key(_without_upsampler(items)) for items in items_of.values()})
-    labels = {key: _label(index) for index, key in enumerate(settings)}
+        accuracy_setting_of[_key(_without_upsampler(items))] = _key(_without_upsampler(accuracy_items(record)))
+    base_labels = {key: _label(index) for index, key in enumerate(sorted(accuracy_settings))}
+    labels = {}
+    for setting in sorted(accuracy_setting_of):
+        base = accuracy_setting_of[setting]
+        splits = sorted(key for key, of in accuracy_setting_of.items() if of == base)
+        labels[setting] = base_labels[base] + (str(splits.index(setting) + 1) if len(splits) > 1 else "")
     cells = []
     for key, members in by_key.items():
         items = items_of[key]

@@ -97,7 +97,11 @@ def ordering_markdown(rows: Sequence[dict[str, Any]], metric_names: dict[str, st
         ci = "—" if row["ci_low"] is None else f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]"
         p_value = "—" if row["p_value"] is None else f"{row['p_value']:.3g}"
         detectable = "—" if row["min_detectable"] is None else f"{row['min_detectable']:.4f}"
-        runs = f"{row['n_a']} pairs" if row["design"] == "paired" else f"{row['n_a']} vs {row['n_b']}"
+        runs = (
+            f"{row['n_a']} pair{'s' * (row['n_a'] != 1)}"
+            if row["design"] == "paired"
+            else f"{row['n_a']} vs {row['n_b']}"
+        )
         verdict = row["verdict"] + (f" ({row['note']})" if row["note"] else "")
         claim = row["claim"] + (" (released DCL)" if row["source"] != "paper" else "")
         lines.append(

@@ -104,7 +104,7 @@ def test_collect_finds_runs_at_any_depth_and_leaves_out_the_tables_folder(tmp_pa
 
 
 @pytest.mark.slow
-def test_real_runs_train_eval_failed_and_notebook(tmp_path, run_train):
+def test_real_runs_train_eval_and_failed(tmp_path, run_train):
     """The files today's train.py writes: a smoke run, an eval of its best.pt, a failed run."""
     trained = run_train(tmp_path / "train", "debug=smoke", "trainer.progress_bar=false")
     run_train(tmp_path / "eval", "debug=smoke", "trainer.progress_bar=false", "mode=eval",
