@@ -24,6 +24,8 @@ from pixeldcn.report.grouping import Selection
 from pixeldcn.report.runs import collect
 from pixeldcn.report.tables import write_tables
 
+MAX_LISTED = 40  # left-out runs printed; runs.csv has them all
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -54,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     used = sum(len(cell.records) for cell in report.cells)
     total = len(collection.records) + len(collection.skipped)
     print(f"{total} run directories: {used} runs in {len(report.cells)} Table 1 cells, {len(left_out)} left out")
-    for skipped in left_out:
+    for skipped in left_out[:MAX_LISTED]:
         print(f"  left out {skipped.run_dir}: {skipped.reason}")
+    if len(left_out) > MAX_LISTED:
+        print(f"  ... and {len(left_out) - MAX_LISTED} more: every run directory and why is in {args.out / 'runs.csv'}")
     print()
     print((args.out / "table1.md").read_text(encoding="utf-8"))
     print((args.out / "ordering.md").read_text(encoding="utf-8"))

@@ -23,7 +23,7 @@ from .grouping import Cell, Selection, describe_settings, group, layer_name
 from .metric_names import KNOWN_METRICS, PAPER_METRICS, Metric, present_metrics
 from .ordering import comparisons, ordering_markdown
 from .paper import PAPER_TABLE1, PAPER_TABLE2, paper_table1
-from .runs import Collection, Skipped
+from .runs import Collection, RunRecord, Skipped
 
 MISSING = "—"
 SOURCES = ("arxiv_v4", "nips")
@@ -115,7 +115,12 @@ def _settings_text(cells: Sequence[Cell]) -> list[str]:
 def _footnotes(cells: Sequence[Cell]) -> list[str]:
     lines = []
     for note, cell in enumerate(cells, start=1):
-        pooled = "; ".join(f"seed {r.seed}: {r.run_dir}" for r in cell.records)
+        pooled = "; ".join(
+            f"seed {r.seed}: {r.run_dir}"
+            if r.mode == "train"
+            else f"checkpoint {r.final.get('checkpoint')}: {r.run_dir}"
+            for r in cell.records
+        )
         line = f"[{note}] {cell.dataset}/{cell.model}/{cell.layer}, setting {cell.setting}, pooled {pooled}"
         if cell.duplicates:
             repeats = "; ".join(f"{copy.run_dir} (= {kept.run_dir})" for copy, kept in cell.duplicates)
@@ -256,10 +261,15 @@ def _runs_csv(collection: Collection, cells: Sequence[Cell], left_out: Sequence[
 
 
 def write_tables(
-    collection: Collection, out_dir: str | Path, selection: Selection | None = None, with_paper_rows: bool = False
+    collection: Collection | Sequence[RunRecord],
+    out_dir: str | Path,
+    selection: Selection | None = None,
+    with_paper_rows: bool = False,
 ) -> TablesReport:
     """Write Table 1 and Table 2 (.md, .tex, .csv, .png), ordering.md, comparisons.csv, runs.csv
     (every run directory: in which cell, or why not) and cells.json (each cell's full key)."""
+    if not isinstance(collection, Collection):
+        collection = Collection(records=list(collection))
     out_dir = Path(out_dir)
     selection = selection or Selection()
     cells, left_out = group(collection.records, selection)

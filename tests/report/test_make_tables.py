@@ -106,3 +106,16 @@ def test_a_missing_directory_is_a_one_line_error(tmp_path, capsys):
     assert load_script("make_tables").main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "t")]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "no such directory" in error
+
+
+def test_a_long_list_of_left_out_runs_is_cut_short_and_kept_whole_in_runs_csv(tmp_path, capsys):
+    for seed in range(45):
+        write_run(tmp_path / "outputs", f"smoke{seed:02d}", seed=seed, debug="smoke")
+    out = tmp_path / "tables"
+    assert load_script("make_tables").main([str(tmp_path / "outputs"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        printed.count("  left out ") == 40 and f"  ... and 5 more: every run directory and why is in {out}" in printed
+    )
+    with open(out / "runs.csv", newline="") as handle:
+        assert sum(row["included"] == "no" for row in csv.DictReader(handle)) == 45
