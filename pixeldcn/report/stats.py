@@ -163,7 +163,8 @@ class Comparison:
 def _from_stderr(design: str, n_a: int, n_b: int, difference: float, stderr: float, df: float, note: str) -> Comparison:
     half_width = t_quantile(0.5 + CONFIDENCE / 2.0, df) * stderr
     low, high = difference - half_width, difference + half_width
-    p_value = 2.0 * (1.0 - t_cdf(abs(difference) / stderr, df))
+    statistic = difference / stderr
+    p_value = regularized_beta(df / 2.0, 0.5, df / (df + statistic * statistic))  # 2 P(T > |t|), without cancellation
     min_detectable = detectable_noncentrality(df) * stderr
     verdict = HOLDS if low > 0 else REVERSED if high < 0 else INCONCLUSIVE
     return Comparison(design, n_a, n_b, difference, stderr, df, low, high, p_value, min_detectable, verdict, note)

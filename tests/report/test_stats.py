@@ -89,6 +89,9 @@ def test_clear_differences_hold_or_are_reversed():
     assert compare(better, worse).verdict == HOLDS
     assert compare(worse, better).verdict == REVERSED
     assert compare(better, {5: 0.60, 6: 0.61, 7: 0.62}).design == WELCH  # no shared seed
+    far = welch([0.9, 0.91, 0.92], [0.1, 0.11, 0.125])  # a tiny p-value keeps its digits
+    assert far.p_value == pytest.approx(scipy_stats.ttest_ind([0.9, 0.91, 0.92], [0.1, 0.11, 0.125],
+                                                              equal_var=False).pvalue, rel=1e-9)  # fmt: skip
 
 
 def test_fewer_than_three_runs_or_zero_spread_give_no_verdict():
