@@ -24,8 +24,8 @@ from ..models import VAE, DeepLabResNet, UNet
 from ..models.vae import vae_loss
 from ..report.paper import PAPER_TABLE2
 from ..upsamplers import UPSAMPLERS, build_upsampler
-from ..upsamplers.costs import count_macs
 from ..utils.timing import device_description, median, time_once
+from .costs import count_macs
 
 MODELS = ("unet", "deeplab_resnet", "vae")
 BASELINES = ("deconv6", "deconv")
