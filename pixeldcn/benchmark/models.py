@@ -25,7 +25,7 @@ from ..models.vae import vae_loss
 from ..report.paper import PAPER_TABLE2
 from ..upsamplers import UPSAMPLERS, build_upsampler
 from ..upsamplers.costs import count_macs
-from ..utils.timing import device_description, median, time_once
+from ..utils.timing import Stopwatch, device_description, median
 
 MODELS = ("unet", "deeplab_resnet", "vae")
 BASELINES = ("deconv6", "deconv")
@@ -131,7 +131,9 @@ def run(
         shift = round_index % len(names)
         for name in [*names[shift:], *names[:shift]]:
             for mode, step in (("train", train_step), ("predict", predict)):
-                seconds = time_once(functools.partial(step, entries[name]), device)
+                with Stopwatch(device) as watch:
+                    step(entries[name])
+                seconds = watch.seconds
                 if round_index >= warmup:
                     samples[name][mode].append(seconds)
 

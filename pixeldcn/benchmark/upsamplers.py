@@ -27,7 +27,7 @@ from ..convs import CONVS, build_conv
 from ..metrics.checkerboard import checkerboard_score
 from ..upsamplers import UPSAMPLERS, UPSAMPLERS_3D, build_upsampler
 from ..upsamplers.costs import count_macs, count_parameters
-from ..utils.timing import device_description, median, time_once
+from ..utils.timing import Stopwatch, device_description, median
 
 BASELINES = ("deconv", "deconv6")
 
@@ -168,7 +168,9 @@ def run(
         order = list(modules)[round_index % len(modules) :] + list(modules)[: round_index % len(modules)]
         for key in order:
             for mode, make in timed.items():
-                seconds = time_once(make(key), device)
+                with Stopwatch(device) as watch:
+                    make(key)()
+                seconds = watch.seconds
                 if round_index >= warmup:
                     samples[(mode, key)].append(seconds)
 
