@@ -16,8 +16,8 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from pixeldcn import run as runner
-from pixeldcn.engine.loop import Trainer, to_device
+from pixeldcn import build as builders
+from pixeldcn.engine.loop import Trainer
 from pixeldcn.utils.timing import resolve_device
 
 
@@ -27,11 +27,12 @@ class EngineStep:
 
     Attributes:
         model: the plain model (what evaluation and checkpoints use).
-        trainer: the engine, configured by ``cfg.trainer``.
+        trainer: the engine, configured by ``cfg.trainer`` and ``cfg.eval``.
         optimizer: ``cfg.trainer.optimizer`` over the model's parameters.
-        train: one training step of the trainer on the fixed batch (forward, loss, backward, update).
-        predict: the trainer's prediction of the fixed batch.
-        eager_train / eager_predict: the same through the eager model, for counting operations.
+        train: ``trainer.train_step`` on the fixed batch through the training model (compiled when
+            configured): forward, the task's loss, the scaled backward pass, the optimizer update.
+        predict: ``trainer.evaluate_step`` of the fixed batch with the plain model, as evaluation runs it.
+        eager_train: the same training step through the plain model, for counting operations.
     """
 
     model: nn.Module
@@ -40,32 +41,27 @@ class EngineStep:
     train: Callable[[], object]
     predict: Callable[[], object]
     eager_train: Callable[[], object]
-    eager_predict: Callable[[], object]
 
 
 def build(cfg: DictConfig, dataset: Any, run_dir: Path, batch: Any) -> EngineStep:
-    """Build ``cfg``'s model, task, optimizer and trainer around ``dataset`` and time-able calls on ``batch``."""
+    """Build ``cfg``'s task, model, optimizer and trainer around ``dataset``, and time-able calls on ``batch``."""
     device = resolve_device(cfg.trainer.device)
-    task = runner.build_task(cfg, dataset)
-    model = runner.build_model(cfg, task, dataset)
-    optimizer = runner.build_optimizer(cfg, model)
-    trainer = runner.build_trainer(cfg, run_dir, device, run_info={}, choices={})
-    settings = trainer.step_settings
-    settings.prepare_model(model.to(device))
-    train_model = settings.compiled(model)
-    batch = settings.prepare_batch(to_device(batch, device))
+    task = builders.build_task(cfg, dataset)
+    model = builders.build_model(cfg, task, dataset)
+    optimizer = builders.build_optimizer(cfg, model)
+    trainer = builders.build_trainer(cfg, run_dir, device, callbacks=[])
+    step_model = trainer.training_model(model)
+    batch = trainer.prepare_batch(batch)
 
     def train_through(network: nn.Module) -> Callable[[], object]:
         def step() -> object:
             network.train()
-            return trainer._train_step(network, task, optimizer, None, batch)
+            return trainer.train_step(network, task, optimizer, batch)
 
         return step
 
-    @torch.no_grad()
     def predict() -> None:
         model.eval()
-        with settings.autocast():
-            task.evaluate_batch(model, batch, task.new_state())
+        trainer.evaluate_step(model, task, batch, task.new_state())
 
-    return EngineStep(model, trainer, optimizer, train_through(train_model), predict, train_through(model), predict)
+    return EngineStep(model, trainer, optimizer, train_through(step_model), predict, train_through(model))

@@ -11,11 +11,25 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import torch
 from tqdm import tqdm
+
+from pixeldcn.utils.timing import Stopwatch
 
 Key = TypeVar("Key", bound=Hashable)
 Timer = Callable[[Callable[[], object]], float]
-"""Seconds one call of a task takes (e.g. ``functools.partial(time_once, device=device)``)."""
+"""Seconds one call of a task takes (e.g. ``device_timer(device)``)."""
+
+
+def device_timer(device: torch.device) -> Timer:
+    """Times one call with the engine's :class:`~pixeldcn.utils.timing.Stopwatch` (synchronised on GPUs)."""
+
+    def timer(task: Callable[[], object]) -> float:
+        with Stopwatch(device) as watch:
+            task()
+        return watch.seconds
+
+    return timer
 
 
 def rotated(keys: Sequence[Key], round_index: int) -> list[Key]:

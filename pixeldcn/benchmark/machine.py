@@ -54,8 +54,8 @@ def quiet_warnings(before: list[float] | None, after: list[float] | None, cores:
     """Why a run's timings may not be trusted, judged from the 1-minute load average.
 
     Busy before: more than ``BUSY_SHARE * cores`` runnable processes on average. Busy during: the
-    load after the run exceeds the run's own ``threads`` by more than that (the benchmark's own
-    threads raise the load, so only the excess is someone else's).
+    load after the run exceeds both the load before and the run's own ``threads`` by more than that
+    (the benchmark's own threads raise the load, so only the excess is someone else's).
     """
     if before is None or after is None:
         return []
@@ -65,7 +65,7 @@ def quiet_warnings(before: list[float] | None, after: list[float] | None, cores:
         warnings.append(
             f"the machine was busy before the run (1-min load {before[0]:.2f} > {limit:g}, half of {cores} cores)"
         )
-    if after[0] - threads > limit and after[0] > before[0]:
+    if after[0] > max(before[0], threads) + limit:
         warnings.append(
             f"the load rose during the run (1-min load {before[0]:.2f} -> {after[0]:.2f}, of which at most "
             f"{threads} from this run's threads, on {cores} cores)"

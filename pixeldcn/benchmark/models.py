@@ -17,7 +17,6 @@ printed in the K40 table's ``XmYs`` format beside the paper's ratios.
 
 from __future__ import annotations
 
-import functools
 import math
 import tempfile
 import time
@@ -30,14 +29,15 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from .. import config as _registers_schema_and_resolvers  # noqa: F401
 from ..data.palette import pascal_palette
 from ..report.paper import PAPER_TABLE2
 from ..upsamplers import UPSAMPLERS
 from ..utils.duration import format_minutes
-from ..utils.timing import device_description, median, time_once
+from ..utils.timing import device_description, median
 from . import engine_steps
 from .costs import count_flops, count_macs, count_parameters
-from .harness import add_ratios, round_robin, spread
+from .harness import add_ratios, device_timer, round_robin, spread
 from .machine import finish_load_watch, gflops, load_markdown, matmul_task, start_load_watch
 
 BASELINES = ("deconv6", "deconv")
@@ -93,7 +93,8 @@ class Setup:
 
 
 def compose_config(config_dir: Path, overrides: Sequence[str]) -> DictConfig:
-    """``configs/train.yaml`` with ``overrides``, composed as ``train.py`` composes it."""
+    """``configs/train.yaml`` with ``overrides``, composed as ``train.py`` composes it (with the
+    schema and resolvers that importing :mod:`pixeldcn.config` registers)."""
     with initialize_config_dir(str(Path(config_dir).resolve()), version_base="1.3"):
         return compose("train", overrides=list(overrides))
 
@@ -160,7 +161,7 @@ def run(
                 "macs_per_image": count_macs(step.model.eval(), (1, dataset.channels, image_size, image_size)),
                 # Counted on the eager model: the compiled one runs the same operations.
                 "train_flops": count_flops(step.eager_train),
-                "predict_flops": count_flops(step.eager_predict),
+                "predict_flops": count_flops(step.predict),
             }
         tasks: dict[Any, Any] = {}
         for name, step in steps.items():
@@ -169,8 +170,7 @@ def run(
         dtype = PRECISION_DTYPES[setup.precision]
         matmul_size = matmul_size or (8192 if device.type == "cuda" else 2048)
         tasks[MATMUL], matmul_flops = matmul_task(device, matmul_size, dtype)
-        timer = functools.partial(time_once, device=device)
-        samples = round_robin(tasks, iters, warmup, timer, f"benchmark {setup.model}", progress)
+        samples = round_robin(tasks, iters, warmup, device_timer(device), f"benchmark {setup.model}", progress)
     peak = gflops(matmul_flops, median(samples[MATMUL]))
     results = summarize(
         {name: {mode: samples[(name, mode)] for mode in ("train", "predict")} for name in names},

@@ -18,7 +18,6 @@ deconvolution's taps (:mod:`~pixeldcn.benchmark.overlap`); the load average arou
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,9 +30,9 @@ from ..convs import CONVS, build_conv
 from ..metrics.checkerboard import checkerboard_score
 from ..upsamplers import UPSAMPLERS, UPSAMPLERS_3D, build_upsampler
 from ..utils.duration import format_minutes
-from ..utils.timing import device_description, median, time_once
+from ..utils.timing import device_description, median
 from .costs import count_flops, count_macs, count_parameters
-from .harness import add_ratios, round_robin, spread
+from .harness import add_ratios, device_timer, round_robin, spread
 from .machine import finish_load_watch, gflops, load_markdown, matmul_task, start_load_watch
 from .overlap import is_deconvolution, overlap
 
@@ -187,7 +186,7 @@ def run(
     flops = {task_key: count_flops(call) for task_key, call in tasks.items()}
     matmul_size = matmul_size or default_matmul_size(device)
     tasks[MATMUL], matmul_flops = matmul_task(device, matmul_size)
-    samples = round_robin(tasks, repeats, warmup, functools.partial(time_once, device=device), "bench rounds", progress)
+    samples = round_robin(tasks, repeats, warmup, device_timer(device), "bench rounds", progress)
     peak = gflops(matmul_flops, median(samples[MATMUL]))
 
     results = {}

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 from PIL import Image
 
-from pixeldcn.engine.logging import IMAGES_DIR, METRICS_FILE
+from pixeldcn.engine.outputs import IMAGES_DIR, METRICS_FILE
 from pixeldcn.utils.io import atomic_write
 
 SAMPLES_FILE = f"{IMAGES_DIR}/samples.png"

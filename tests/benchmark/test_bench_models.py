@@ -48,7 +48,7 @@ def test_stand_in_batches_have_the_datasets_shape_and_ignored_pixels():
 
 def test_the_timed_step_is_the_trainers_with_the_tasks_loss_and_the_configured_optimizer(monkeypatch):
     calls = {"train_step": 0, "loss": 0, "optimizer": set()}
-    real_step, real_loss = Trainer._train_step, SegmentationTask.loss
+    real_step, real_loss = Trainer.train_step, SegmentationTask.loss
 
     def counted_step(self, model, task, optimizer, *args, **kwargs):
         calls["train_step"] += 1
@@ -59,7 +59,7 @@ def test_the_timed_step_is_the_trainers_with_the_tasks_loss_and_the_configured_o
         calls["loss"] += 1
         return real_loss(self, model, batch)
 
-    monkeypatch.setattr(Trainer, "_train_step", counted_step)
+    monkeypatch.setattr(Trainer, "train_step", counted_step)
     monkeypatch.setattr(SegmentationTask, "loss", counted_loss)
     sgd = ["trainer.optimizer._target_=torch.optim.SGD"]
     report = run(CONFIG_DIR, TINY, ["deconv6", "deconv"], torch.device("cpu"), iters=2, warmup=1,

@@ -19,6 +19,8 @@ def test_load_rising_beyond_the_runs_own_threads_is_flagged():
     assert "rose during the run" in warning and "0.40 -> 3.60" in warning
     # The run's own two threads alone (2.0 + 0.5 x 2 cores is the limit) do not count as contention.
     assert quiet_warnings([0.4, 0.4, 0.4], [2.9, 1.5, 0.8], cores=2, threads=2) == []
+    # Already busy and staying so: one warning, not two.
+    assert len(quiet_warnings([8.2, 6.5, 3.8], [8.3, 6.7, 4.0], cores=2, threads=1)) == 1
 
 
 def test_without_a_load_average_nothing_is_claimed():
