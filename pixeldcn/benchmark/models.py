@@ -17,10 +17,11 @@ printed in the K40 table's ``XmYs`` format beside the paper's ratios.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from omegaconf import DictConfig
 
 from .. import config as _registers_schema_and_resolvers  # noqa: F401
 from ..data.palette import pascal_palette
+from ..engine.seed import configure_determinism
 from ..report.paper import PAPER_TABLE2
 from ..upsamplers import UPSAMPLERS
 from ..utils.duration import format_minutes
@@ -124,6 +126,23 @@ class SyntheticImages:
         return images, masks
 
 
+@contextlib.contextmanager
+def kernels_as_in_training(device: torch.device, mode: bool | str) -> Iterator[bool]:
+    """The kernel choice ``train.py`` makes for ``trainer.deterministic`` (on GPUs by default: cuDNN
+    autotuning, non-deterministic kernels), put back as it was afterwards; yields whether deterministic."""
+    saved = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
+    try:
+        yield configure_determinism(device, mode)
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[2], saved[3]
+
+
 def run(
     config_dir: Path,
     setup: Setup,
@@ -144,33 +163,35 @@ def run(
     started = time.perf_counter()
     load = start_load_watch()
     generator = torch.Generator().manual_seed(seed)
-    steps, facts, batch_size, image_size, composed = {}, {}, None, None, None
     with tempfile.TemporaryDirectory(prefix="pixeldcn-bench-") as scratch:
-        for name in names:
-            # No data is read and no run is written: the paths only need to resolve.
-            paths = [f"paths.data_dir={scratch}", f"paths.output_dir={scratch}"]
-            cfg = compose_config(config_dir, [*setup.overrides(name, device), *paths, *extra_overrides])
-            batch_size, image_size = int(cfg.trainer.batch_size), int(cfg.dataset.image_size)
-            composed = cfg
-            dataset = SyntheticImages(image_size, num_classes=setup.num_classes)
-            torch.manual_seed(seed)  # the same initialisation of the shared layers for every up-sampler
-            step = engine_steps.build(cfg, dataset, Path(scratch) / name, dataset.batch(batch_size, generator))
-            steps[name] = step
-            facts[name] = {
-                "parameters": count_parameters(step.model),
-                "macs_per_image": count_macs(step.model.eval(), (1, dataset.channels, image_size, image_size)),
-                # Counted on the eager model: the compiled one runs the same operations.
-                "train_flops": count_flops(step.eager_train),
-                "predict_flops": count_flops(step.predict),
-            }
-        tasks: dict[Any, Any] = {}
-        for name, step in steps.items():
-            tasks[(name, "train")] = step.train
-            tasks[(name, "predict")] = step.predict
-        dtype = PRECISION_DTYPES[setup.precision]
-        matmul_size = matmul_size or (8192 if device.type == "cuda" else 2048)
-        tasks[MATMUL], matmul_flops = matmul_task(device, matmul_size, dtype)
-        samples = round_robin(tasks, iters, warmup, device_timer(device), f"benchmark {setup.model}", progress)
+        # No data is read and no run is written: the paths only need to resolve.
+        paths = [f"paths.data_dir={scratch}", f"paths.output_dir={scratch}"]
+        configs = {
+            name: compose_config(config_dir, [*setup.overrides(name, device), *paths, *extra_overrides])
+            for name in names
+        }
+        composed = configs[names[0]]
+        batch_size, image_size = int(composed.trainer.batch_size), int(composed.dataset.image_size)
+        dataset = SyntheticImages(image_size, num_classes=setup.num_classes)
+        batch = dataset.batch(batch_size, generator)
+        with kernels_as_in_training(device, composed.trainer.deterministic) as deterministic:
+            tasks: dict[Any, Any] = {}
+            facts = {}
+            for name, cfg in configs.items():
+                torch.manual_seed(seed)  # the same initialisation of the shared layers for every up-sampler
+                step = engine_steps.build(cfg, dataset, Path(scratch) / name, batch)
+                tasks[(name, "train")], tasks[(name, "predict")] = step.train, step.predict
+                facts[name] = {
+                    "parameters": count_parameters(step.model),
+                    "macs_per_image": count_macs(step.model.eval(), (1, dataset.channels, image_size, image_size)),
+                    # Counted on the eager model: the compiled one runs the same operations.
+                    "train_flops": count_flops(step.eager_train),
+                    "predict_flops": count_flops(step.predict),
+                }
+            dtype = PRECISION_DTYPES[setup.precision]
+            matmul_size = matmul_size or (8192 if device.type == "cuda" else 2048)
+            tasks[MATMUL], matmul_flops = matmul_task(device, matmul_size, dtype)
+            samples = round_robin(tasks, iters, warmup, device_timer(device), f"benchmark {setup.model}", progress)
     peak = gflops(matmul_flops, median(samples[MATMUL]))
     results = summarize(
         {name: {mode: samples[(name, mode)] for mode in ("train", "predict")} for name in names},
@@ -187,6 +208,7 @@ def run(
         "workload": asdict(workload),
         "iters": iters,
         "warmup": warmup,
+        "deterministic": deterministic,
         "peak": {"matmul_size": matmul_size, "dtype": str(dtype), "gflops_per_s": peak},
         "load": finish_load_watch(load).as_dict(),
         "duration_s": time.perf_counter() - started,

@@ -62,11 +62,14 @@ def test_the_timed_step_is_the_trainers_with_the_tasks_loss_and_the_configured_o
     monkeypatch.setattr(Trainer, "train_step", counted_step)
     monkeypatch.setattr(SegmentationTask, "loss", counted_loss)
     sgd = ["trainer.optimizer._target_=torch.optim.SGD"]
+    before = torch.are_deterministic_algorithms_enabled()
     report = run(CONFIG_DIR, TINY, ["deconv6", "deconv"], torch.device("cpu"), iters=2, warmup=1,
                  matmul_size=32, extra_overrides=sgd, progress=False)  # fmt: skip
     # Per up-sampler: one step counting its FLOPs, then one per round (1 warm-up + 2 timed).
     assert calls["train_step"] == calls["loss"] == 2 * (1 + 1 + 2)
     assert calls["optimizer"] == {"SGD"} and report["optimizer"]["_target_"] == "torch.optim.SGD"
+    # Kernels chosen as train.py chooses them (trainer.deterministic=auto: deterministic on the CPU), then put back.
+    assert report["deterministic"] is True and torch.are_deterministic_algorithms_enabled() == before
     rows = report["results"]
     assert rows["deconv6"]["train_vs_deconv6"] == 1.0
     assert rows["deconv6"]["macs_per_image"] > rows["deconv"]["macs_per_image"]
