@@ -1,11 +1,19 @@
 """Measured parameter and MAC counts equal the formulas in the layers' docstrings."""
 
 import pytest
+import torch
 
+from pixeldcn.benchmark.costs import (
+    conv_cost_table,
+    cost_table,
+    cost_table_3d,
+    count_flops,
+    count_macs,
+    count_parameters,
+    main,
+)
 from pixeldcn.convs import CONVS, PixelCL, build_conv
 from pixeldcn.upsamplers import UPSAMPLERS, UPSAMPLERS_3D, build_upsampler
-from pixeldcn.upsamplers.__main__ import main
-from pixeldcn.upsamplers.costs import conv_cost_table, cost_table, cost_table_3d, count_macs, count_parameters
 
 CIN, COUT = 6, 4
 
@@ -166,3 +174,11 @@ def test_3d_and_convolution_cost_tables():
     rows = {row["name"]: row for row in conv_cost_table(CIN, COUT, size=6)}
     for name, (params, macs) in CONV_FORMULAS.items():
         assert (rows[name]["parameters"], rows[name]["macs_per_output_pixel"]) == (params, macs)
+
+
+def test_count_flops_includes_the_backward_pass():
+    layer = torch.nn.Linear(4, 3, bias=False)
+    x = torch.ones(2, 4, requires_grad=True)
+    assert count_flops(lambda: layer(x)) == 2 * 2 * 4 * 3
+    # Backward: the input's gradient and the weight's, each as many FLOPs as the forward.
+    assert count_flops(lambda: layer(x).sum().backward()) == 3 * 2 * 2 * 4 * 3
