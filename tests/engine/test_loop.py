@@ -174,6 +174,26 @@ def test_training_lowers_the_loss(tmp_path):
     assert losses[-1] < 0.2 * losses[0]
 
 
+class CountingTask(RegressionTask):
+    """Also logs how many losses it has computed: the batches of epoch ``e`` log ``4e - 3, ..., 4e``."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def loss(self, model, batch):
+        loss, logs = super().loss(model, batch)
+        self.calls += 1
+        return loss, {**logs, "call": float(self.calls)}
+
+
+def test_epoch_logs_are_the_means_over_the_epoch_s_batches(tmp_path):
+    trainer = make_trainer(tmp_path, max_epochs=2)  # 16 samples in batches of 4: 4 batches an epoch
+    model = nn.Linear(1, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    result = trainer.fit(model, CountingTask(), optimizer, LineData(16), LineData(8))
+    assert [entry["train"]["call"] for entry in result.history] == [2.5, 6.5]  # (1+2+3+4)/4, (5+...+8)/4
+
+
 def test_limits_on_batches_steps_and_evaluation(tmp_path):
     options = {"max_epochs": 5, "limit_train_batches": 3, "max_steps": 7, "eval_num_images": 5, "eval_batch_size": 2}
     _, _, result = fit(tmp_path, options)
