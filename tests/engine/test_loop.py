@@ -257,6 +257,21 @@ def test_resume_restores_the_gradient_scaler(tmp_path):
     assert_same_state(model.state_dict(), straight_model.state_dict())
 
 
+@pytest.mark.slow
+def test_compile_trains_through_inductor_like_eager(tmp_path):
+    # Inductor works on the CPU (about 20 s to build this model's kernels); compile stays off by default.
+    assert TrainerSettings().compile is False
+    _, _, eager = fit(tmp_path / "eager", {"max_epochs": 2})
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    model, _, compiled = fit(tmp_path / "compiled", {"max_epochs": 2, "compile": True})
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1
+    assert not hasattr(model, "_orig_mod")  # the plain model is trained and checkpointed
+    for mine, reference in zip(compiled.history, eager.history):
+        assert mine["train"]["loss"] == pytest.approx(reference["train"]["loss"], rel=1e-4)
+        assert mine["val"]["loss"] == pytest.approx(reference["val"]["loss"], rel=1e-4)
+
+
 def test_a_non_finite_loss_stops_training(tmp_path):
     with pytest.raises(FloatingPointError, match="lower trainer.optimizer.lr"):
         fit(tmp_path, lr=1e30)
