@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 
 import pixeldcn.build as build
 import pixeldcn.run as run
+from pixeldcn.engine.settings import EvalSettings, TrainerSettings, option_names
 from pixeldcn.models import DeepLabResNet, UNet
 from pixeldcn.upsamplers import UPSAMPLERS
 
@@ -219,3 +220,14 @@ def test_a_value_a_constructor_rejects_is_reported_with_its_config_node():
     with composed("+dataset.num_classes=9") as cfg:
         with pytest.raises(run.ConfigError, match=r"^dataset: num_classes must be between 2 and 5, got 9$"):
             run.build_dataset(cfg, "train")
+
+
+def test_the_trainer_takes_every_trainer_and_eval_option_of_the_config(tmp_path: Path):
+    overrides = ["trainer.max_epochs=7", "trainer.accumulate_grad_batches=3", "trainer.on_nonfinite_loss=skip"]
+    with composed(*overrides, "trainer.grad_clip_norm=0.5", "eval.num_images=5", "eval.batch_size=3") as cfg:
+        trainer = build.build_trainer(cfg, tmp_path, torch.device("cpu"), callbacks=[])
+        assert {name: getattr(trainer.settings, name) for name in option_names(TrainerSettings)} == {
+            name: cfg.trainer[name] for name in option_names(TrainerSettings)
+        }
+        assert {name: getattr(trainer.eval_settings, name) for name in option_names(EvalSettings)} == dict(cfg.eval)
+    assert (trainer.settings.max_epochs, trainer.settings.accumulate_grad_batches, trainer.eval_batch_size) == (7, 3, 3)

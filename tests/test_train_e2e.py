@@ -207,3 +207,27 @@ def test_the_command_line_reports_a_missing_dataset_in_one_line(tmp_path):
     assert len(errors) == 1 and "Expected layout:" in errors[0] and "dataset.root=" in errors[0]
     assert "Traceback" not in result.stderr
     assert "model UNet" not in result.stdout
+
+
+@pytest.mark.slow
+def test_a_compile_true_smoke_run_trains_through_torch_compile(run_train, tmp_path, monkeypatch):
+    # Inductor's C++ compilation of a whole U-Net takes minutes on 2 cores, so this run compiles with
+    # dynamo's eager backend (the same graph capture); test_loop's compile test runs inductor itself.
+    overrides = [*QUIET_SMOKE, "model.width=4", "upsampler=deconv"]
+    eager = read_json(run_train(tmp_path / "eager", *overrides) / "metrics.json")
+    compiled_models = []
+    real_compile = torch.compile
+
+    def compile_with_eager_backend(model, **options):
+        compiled_models.append(type(model).__name__)
+        return real_compile(model, backend="eager")
+
+    monkeypatch.setattr(torch, "compile", compile_with_eager_backend)
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    compiled = read_json(run_train(tmp_path / "compiled", *overrides, "trainer.compile=true") / "metrics.json")
+    assert compiled_models == ["UNet"]
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # the training steps ran captured graphs
+    for mine, reference in zip(compiled["history"], eager["history"]):
+        assert mine["train"]["loss"] == pytest.approx(reference["train"]["loss"], rel=1e-5)
+        assert mine["val"]["mean_iou"] == pytest.approx(reference["val"]["mean_iou"], abs=1e-6)

@@ -142,9 +142,19 @@ class VAE(nn.Module):
         return images[..., start : start + self.image_size, start : start + self.image_size]
 
     @staticmethod
-    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """A sample ``mu + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)``, differentiable in both."""
-        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+    def reparameterize(
+        mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """A sample ``mu + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)``, differentiable in both.
+
+        ``generator`` makes the draw reproducible without moving the global generators; ``eps`` is
+        drawn on its device and then moved to ``mu``'s.
+        """
+        if generator is None:
+            noise = torch.randn_like(mu)
+        else:
+            noise = torch.randn(mu.shape, generator=generator, device=generator.device).to(mu.device)
+        return mu + torch.exp(0.5 * logvar) * noise
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(reconstruction, mu, logvar)`` with the reconstruction decoded from a sampled ``z``."""

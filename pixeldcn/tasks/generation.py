@@ -1,7 +1,7 @@
 """Image generation with a VAE: negative-ELBO loss, ELBO and checkerboard metrics, sample pictures.
 
 The model is a :class:`~pixeldcn.models.VAE` (or anything with its ``forward -> (recon, mu,
-logvar)``, ``encode``, ``decode``, ``sample`` and ``latent_dim``). Batches are image tensors or
+logvar)``, ``encode``, ``reparameterize``, ``decode``, ``sample`` and ``latent_dim``). Batches are image tensors or
 ``(images, labels)`` pairs; only the images are used, so any dataset with ``channels`` and
 ``image_size`` works, segmentation sets included.
 """
@@ -101,8 +101,7 @@ class GenerationTask:
         if absent:
             raise IncompatibleDatasetError(
                 f"the generation task needs an image dataset with channels and image_size, but "
-                f"{type(dataset).__name__} has no {', '.join(absent)}; "
-                "choose e.g. dataset=synthetic_faces, celeba, fashion_mnist"
+                f"{type(dataset).__name__} has no {', '.join(absent)}; choose a dataset that has them"
             )
         if recon_loss not in RECON_LOSSES:
             raise ValueError(f"recon_loss must be one of {', '.join(RECON_LOSSES)}, got {recon_loss!r}")
@@ -152,8 +151,7 @@ class GenerationTask:
             state.samples.update(model.sample(self.num_score_samples, generator=self._generator()))
         images = batch_images(batch)
         mu, logvar = model.encode(images)
-        noise = torch.randn(mu.shape, generator=state.noise).to(mu.device)
-        recon = model.decode(mu + torch.exp(0.5 * logvar) * noise)
+        recon = model.decode(model.reparameterize(mu, logvar, generator=state.noise))
         terms = vae_loss(recon, images, mu, logvar, recon_loss=self.recon_loss, beta=self.beta)
         mean_recon = model.decode(mu)
         count = images.shape[0]

@@ -68,8 +68,7 @@ class SegmentationTask:
         if absent:
             raise IncompatibleDatasetError(
                 f"the segmentation task needs a labelled dataset, but {type(dataset).__name__} has no "
-                f"{', '.join(absent)}; choose a segmentation dataset "
-                "(dataset=synthetic_shapes, fashion_scenes, voc, coco)"
+                f"{', '.join(absent)}; choose a dataset with class labels, or task=generation for images alone"
             )
         if num_vis_images < 1:
             raise ValueError(f"num_vis_images must be at least 1, got {num_vis_images}")

@@ -174,6 +174,26 @@ def test_training_lowers_the_loss(tmp_path):
     assert losses[-1] < 0.2 * losses[0]
 
 
+class CountingTask(RegressionTask):
+    """Also logs how many losses it has computed: the batches of epoch ``e`` log ``4e - 3, ..., 4e``."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def loss(self, model, batch):
+        loss, logs = super().loss(model, batch)
+        self.calls += 1
+        return loss, {**logs, "call": float(self.calls)}
+
+
+def test_epoch_logs_are_the_means_over_the_epoch_s_batches(tmp_path):
+    trainer = make_trainer(tmp_path, max_epochs=2)  # 16 samples in batches of 4: 4 batches an epoch
+    model = nn.Linear(1, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    result = trainer.fit(model, CountingTask(), optimizer, LineData(16), LineData(8))
+    assert [entry["train"]["call"] for entry in result.history] == [2.5, 6.5]  # (1+2+3+4)/4, (5+...+8)/4
+
+
 def test_limits_on_batches_steps_and_evaluation(tmp_path):
     options = {"max_epochs": 5, "limit_train_batches": 3, "max_steps": 7, "eval_num_images": 5, "eval_batch_size": 2}
     _, _, result = fit(tmp_path, options)
@@ -235,6 +255,21 @@ def test_resume_restores_the_gradient_scaler(tmp_path):
     model, _, _ = fit(tmp_path / "resumed", resume=True, grad_scaler=resumed_scaler)
     assert straight_scaler.get_scale() == resumed_scaler.get_scale() == 256.0
     assert_same_state(model.state_dict(), straight_model.state_dict())
+
+
+@pytest.mark.slow
+def test_compile_trains_through_inductor_like_eager(tmp_path):
+    # Inductor works on the CPU (about 20 s to build this model's kernels); compile stays off by default.
+    assert TrainerSettings().compile is False
+    _, _, eager = fit(tmp_path / "eager", {"max_epochs": 2})
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    model, _, compiled = fit(tmp_path / "compiled", {"max_epochs": 2, "compile": True})
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1
+    assert not hasattr(model, "_orig_mod")  # the plain model is trained and checkpointed
+    for mine, reference in zip(compiled.history, eager.history):
+        assert mine["train"]["loss"] == pytest.approx(reference["train"]["loss"], rel=1e-4)
+        assert mine["val"]["loss"] == pytest.approx(reference["val"]["loss"], rel=1e-4)
 
 
 def test_a_non_finite_loss_stops_training(tmp_path):

@@ -21,23 +21,27 @@ LOGVAR = -60.0  # the stub's posterior is a point: exp(LOGVAR / 2) ~ 1e-13 noise
 
 
 class PixelVAE(nn.Module):
-    """A VAE whose code is the image itself: ``mu = logit(0.1 + 0.8 x)``, ``logvar = LOGVAR``,
-    ``decode = sigmoid``, so reconstructions are ``0.1 + 0.8 x`` and every term has a closed form."""
+    """A VAE whose code is the image itself: ``mu = logit(0.1 + 0.8 x)``, ``logvar`` fixed (``LOGVAR``
+    unless given), ``decode = sigmoid``, so reconstructions of the mean are ``0.1 + 0.8 x`` and every
+    term has a closed form. It samples codes with the real :meth:`VAE.reparameterize`."""
 
-    def __init__(self, channels: int, size: int) -> None:
+    reparameterize = staticmethod(VAE.reparameterize)
+
+    def __init__(self, channels: int, size: int, logvar: float = LOGVAR) -> None:
         super().__init__()
         self.shape = (channels, size, size)
         self.latent_dim = channels * size * size
+        self.logvar = logvar
 
     def encode(self, x):
-        return torch.logit(0.1 + 0.8 * x).flatten(1), torch.full((len(x), self.latent_dim), LOGVAR)
+        return torch.logit(0.1 + 0.8 * x).flatten(1), torch.full((len(x), self.latent_dim), self.logvar)
 
     def decode(self, z):
         return torch.sigmoid(z).view(-1, *self.shape)
 
     def forward(self, x):
         mu, logvar = self.encode(x)
-        return self.decode(mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)), mu, logvar
+        return self.decode(self.reparameterize(mu, logvar)), mu, logvar
 
     def reconstruct(self, x):
         return self.decode(self.encode(x)[0])
@@ -120,6 +124,25 @@ def test_summary_over_batches_equals_the_closed_form_over_the_split(images):
     assert summary["checkerboard_samples"] == pytest.approx(checkerboard_score(samples), rel=1e-9)
     with pytest.raises(ValueError, match="before any evaluate_batch"):
         task.summarize(task.new_state())
+
+
+@pytest.mark.parametrize("logvar", [0.0, math.log(4.0)])
+def test_the_evaluation_elbo_decodes_codes_drawn_at_the_posterior_s_scale(images, logvar):
+    # The first evaluated batch takes the first draws of a generator seeded with sample_seed.
+    task = GenerationTask(dataset(), num_score_samples=2, sample_seed=7)
+    state = task.new_state()
+    task.evaluate_batch(PixelVAE(3, 16, logvar=logvar), images, state)
+    summary = task.summarize(state)
+
+    x = images.double().flatten(1)
+    mu = torch.logit(0.1 + 0.8 * x)
+    noise = torch.randn(mu.shape, generator=torch.Generator().manual_seed(7)).double()
+    r = torch.sigmoid(mu + math.exp(logvar / 2) * noise)  # sd 1, then 2
+    bce = -(x * r.log() + (1 - x) * (1 - r).log()).sum(1)
+    kl = -0.5 * (1 + logvar - mu**2 - math.exp(logvar)).sum(1)
+    assert summary["recon"] == pytest.approx(bce.mean().item(), rel=1e-5)
+    assert summary["kl"] == pytest.approx(kl.mean().item(), rel=1e-5)
+    assert summary["elbo"] == pytest.approx(-(bce + kl).mean().item(), rel=1e-5)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import QUIET_SMOKE, composed, run_train_subprocess
+from omegaconf import OmegaConf
 
 import pixeldcn.build as build
 import pixeldcn.run as run
@@ -117,3 +118,11 @@ def test_train_py_rejects_a_misspelt_key_with_the_valid_names(tmp_path):
     assert result.returncode == 1
     assert "did you mean trainer.max_epochs" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_schema_ships_with_the_package_not_with_the_config_files():
+    # A configuration made in memory, with no configs/ directory involved, is checked all the same.
+    cfg = OmegaConf.create({"trainer": {"max_epoch": 3, "batch_size": 0}, "eval": {"num_images": 2}, "seed": 1})
+    problems = config_problems(cfg)
+    assert problems[0].startswith("trainer.max_epoch is not a setting: did you mean trainer.max_epochs")
+    assert problems[1:] == ["trainer.batch_size=0 is invalid: expected an integer >= 1"]
