@@ -142,9 +142,6 @@ class UNet(nn.Module):
     """
 
     spatial_dims: ClassVar[int] = 2
-    # The default depth's divisor, for code that asks the class (run.validate until it asks the
-    # configured model); an instance's own is set from its depth.
-    size_divisor = 16
 
     def __init__(
         self,

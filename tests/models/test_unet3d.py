@@ -85,7 +85,7 @@ def test_gradient_reaches_every_parameter():
 
 
 def test_size_divisor_follows_depth():
-    assert UNet3D.size_divisor == 16
+    assert UNet3D(num_classes=2, upsampler=deconv3d, width=2).size_divisor == 16
     model = UNet3D(num_classes=2, upsampler=deconv3d, width=2, depth=2)
     assert model.size_divisor == 4
     with pytest.raises(ValueError, match=r"input size 4x6x8 is not divisible by 4 \(the encoder pools 2 times"):
