@@ -5,7 +5,8 @@
 2. Build the datasets first, so missing data stops the run before a model exists; then the task
    (from the training dataset), the model (from its config, the up-sampler factory and the task's
    ``model_kwargs``), the optimizer and the scheduler, all with ``hydra.utils.instantiate``.
-3. ``mode=train``: fit, then evaluate ``best.pt`` on ``eval.split``; ``mode=eval``: evaluate the
+3. ``mode=train``: fit (choosing ``best.pt`` on ``eval.select_split``, by default ``eval.split``),
+   then evaluate ``best.pt`` on ``eval.split``; ``mode=eval``: evaluate the
    weights in ``ckpt_path``. ``resume=<run dir>`` continues a run from its ``last.pt``.
 4. Write ``metrics.json``, ``timing.json``, the task's files (``per_class_iou.csv``) and
    ``images/*.png`` into the run directory, and log the final metrics and where they are.
@@ -40,7 +41,7 @@ from pixeldcn.engine import distributed
 from pixeldcn.engine.checkpoint import BEST_CHECKPOINT, LAST_CHECKPOINT, CheckpointError, load_checkpoint
 from pixeldcn.engine.logging import IMAGES_DIR, save_png, scalars, write_metrics, write_timing
 from pixeldcn.engine.loop import EvalResult, NonFiniteLossError, Trainer
-from pixeldcn.engine.seed import configure_determinism, seed_everything
+from pixeldcn.engine.seed import configure_determinism, seed_everything, with_private_rng
 from pixeldcn.engine.signals import Interrupted, stop_on_signals
 from pixeldcn.engine.timing import PredictTiming, TrainTiming, timing_report
 from pixeldcn.models import PretrainedWeightsError
@@ -346,7 +347,8 @@ def build_model(cfg: DictConfig, task: Task, dataset: Dataset) -> nn.Module:
         raise ConfigError(
             f"model.in_channels={cfg.model.in_channels} but the dataset's images have {channels} channels"
         )
-    upsampler = instantiate(cfg.upsampler)
+    # Every up-sampler draws its weights from its own stream: the shared layers start alike whatever it is.
+    upsampler = with_private_rng(instantiate(cfg.upsampler), cfg.seed)
     model = _construct(cfg.model, "model", upsampler=upsampler, **data_kwargs)
     parameters = sum(parameter.numel() for parameter in model.parameters())
     log.info("model %s: %.3f M parameters", type(model).__name__, parameters / 1e6)
@@ -373,9 +375,11 @@ def build_scheduler(cfg: DictConfig, optimizer: torch.optim.Optimizer) -> Any:
 
 
 def train(cfg: DictConfig, trainer: Trainer, resume: bool) -> Outcome:
-    """Fit, evaluate ``best.pt`` on ``eval.split`` and write the run's files."""
+    """Fit (validating on ``eval.select_split``), evaluate ``best.pt`` on ``eval.split`` and write the run's files."""
     train_set = build_dataset(cfg, "train")
     eval_set = build_dataset(cfg, cfg.eval.split)
+    select_split = OmegaConf.select(cfg, "eval.select_split") or cfg.eval.split  # absent from older runs' configs
+    select_set = eval_set if select_split == cfg.eval.split else build_dataset(cfg, select_split)
     task = build_task(cfg, train_set)
     model = build_model(cfg, task, train_set)
     optimizer = build_optimizer(cfg, model)
@@ -386,7 +390,7 @@ def train(cfg: DictConfig, trainer: Trainer, resume: bool) -> Outcome:
             task,
             optimizer,
             train_set,
-            eval_set,
+            select_set,
             scheduler=scheduler,
             resume_from=trainer.run_dir / LAST_CHECKPOINT if resume else None,
         )
