@@ -8,7 +8,9 @@ intensity as opacity, and its pixels brighter than ``threshold`` are labelled wi
 The idx files are read as Debian's ``dataset-fashion-mnist`` package ships them
 (``/usr/share/datasets/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``); plain,
 uncompressed copies with the same names work too. Train scenes draw garments from the 60k training
-pictures, val scenes from the 10k test pictures.
+pictures, val scenes from the 10k test pictures. Offline studies use ``select`` (chooses
+``best.pt``) and ``report`` (evaluated once, at the end) instead of ``val``: their garments are the
+even- and odd-numbered test pictures, so neither split shares a garment with the other or with train.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from pixeldcn.data.transforms import SegmentationTransform
 
 DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"
 SPLITS = ("train", "val")
+# Splits of offline studies, each drawn from its own half of the t10k garments (every second one).
+STUDY_SPLITS = {"select": slice(0, None, 2), "report": slice(1, None, 2)}
 # Scenes of each split are built from this idx file set.
-SOURCE_PREFIX = {"train": "train", "val": "t10k"}
-DEFAULT_NUM_SAMPLES = {"train": 10000, "val": 1000}
+SOURCE_PREFIX = {"train": "train", "val": "t10k", "select": "t10k", "report": "t10k"}
+DEFAULT_NUM_SAMPLES = {"train": 10000, "val": 1000, "select": 1000, "report": 1000}
 GARMENT_NAMES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
@@ -173,7 +177,8 @@ class FashionScenes(ProceduralDataset):
 
     Args:
         root: directory holding the idx files (see ``LAYOUT``).
-        split: ``"train"`` (garments from the training idx files) or ``"val"`` (from ``t10k``).
+        split: ``"train"`` (garments from the training idx files), ``"val"`` (from ``t10k``), or
+            ``"select"`` / ``"report"`` (from the even / odd ``t10k`` pictures; see the module doc).
         image_size: side of the square scenes.
         objects: ``(fewest, most)`` garments per scene, inclusive.
         num_samples: dataset length; defaults to 10000 for train and 1000 for val.
@@ -191,7 +196,7 @@ class FashionScenes(ProceduralDataset):
 
     ignore_index = 255
     channels = 3
-    splits = SPLITS
+    splits = (*SPLITS, *STUDY_SPLITS)
     default_num_samples = DEFAULT_NUM_SAMPLES
     min_image_size = 1
 
@@ -237,7 +242,9 @@ class FashionScenes(ProceduralDataset):
 
     def _load_garments(self) -> tuple[np.ndarray, np.ndarray]:
         if self._garments is None:
-            self._garments = read_garments(self.root, SOURCE_PREFIX[self.split])
+            images, labels = read_garments(self.root, SOURCE_PREFIX[self.split])
+            pool = STUDY_SPLITS.get(self.split, slice(None))
+            self._garments = images[pool], labels[pool]
         return self._garments
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
