@@ -41,53 +41,65 @@ def default_boundary_width(spatial_shape: Sequence[int], ratio: float = BOUNDARY
     return max(1, round(ratio * diagonal))
 
 
-def erode(masks: Tensor, width: int, border_is_contour: bool) -> Tensor:
-    """Erosion of boolean ``N x C x *spatial`` masks by a cube of side ``2 * width + 1``.
-
-    Outside the image the masks are taken as False when ``border_is_contour`` (the border erodes
-    them) and as True otherwise. The cube is separable: one sliding minimum per spatial dimension.
-    """
-    eroded = masks
-    for dim in range(2, masks.dim()):
-        shape = list(eroded.shape)
+def _padded(values: Tensor, dim: int, width: int, border_is_contour: bool) -> Tensor:
+    """``values`` with ``width`` entries added at both ends of ``dim``: -1 (a label no pixel has) when the
+    border is a contour, else copies of the edge values, which change no window's extremes."""
+    if border_is_contour:
+        shape = list(values.shape)
         shape[dim] = width
-        outside = torch.full(shape, not border_is_contour, dtype=torch.bool, device=masks.device)
-        padded = torch.cat([outside, eroded, outside], dim=dim)
-        eroded = padded.unfold(dim, 2 * width + 1, 1).all(dim=-1)
-    return eroded
+        before = after = values.new_full(shape, -1)
+    else:
+        before = values.narrow(dim, 0, 1).expand(*values.shape[:dim], width, *values.shape[dim + 1 :])
+        after = values.narrow(dim, values.shape[dim] - 1, 1).expand_as(before)
+    return torch.cat([before, values, after], dim=dim)
 
 
-def inner_bands(masks: Tensor, width: int, border_is_contour: bool) -> Tensor:
-    """The pixels of each boolean mask with a pixel outside it within ``width`` (see module doc)."""
-    return masks & ~erode(masks, width, border_is_contour)
+def _window_extremes(values: Tensor, width: int, border_is_contour: bool) -> tuple[Tensor, Tensor]:
+    """Maximum and minimum of ``values`` over the ``(2 width + 1)``-wide cube around each pixel,
+    one spatial dimension after the other (the cube is separable)."""
+    largest = smallest = values
+    for dim in range(1, values.dim()):
+        size = values.shape[dim]
+        padded_largest = _padded(largest, dim, width, border_is_contour)
+        padded_smallest = _padded(smallest, dim, width, border_is_contour)
+        largest, smallest = padded_largest.narrow(dim, 0, size), padded_smallest.narrow(dim, 0, size)
+        for offset in range(1, 2 * width + 1):
+            largest = torch.maximum(largest, padded_largest.narrow(dim, offset, size))
+            smallest = torch.minimum(smallest, padded_smallest.narrow(dim, offset, size))
+    return largest, smallest
 
 
-def _one_hot(labels: Tensor, num_classes: int) -> Tensor:
-    """Boolean ``N x num_classes x *spatial`` masks of ``N x *spatial`` labels; other values in none."""
-    classes = torch.arange(num_classes, device=labels.device).view(1, num_classes, *([1] * (labels.dim() - 1)))
-    return labels.unsqueeze(1) == classes
+def boundary_pixels(labels: Tensor, width: int, border_is_contour: bool) -> Tensor:
+    """Boolean map of the pixels of ``N x *spatial`` labels that have a pixel of another label within
+    Chebyshev distance ``width``, or the outside of the image too when ``border_is_contour``.
+
+    ``boundary_pixels(labels, w, ...) & (labels == c)`` is the inner band of class ``c``'s mask: its
+    pixels minus its erosion by a ``(2w + 1)``-wide square. A window holds another label exactly
+    when its maximum and minimum differ, so no mask per class is needed.
+    """
+    largest, smallest = _window_extremes(labels.to(torch.int32), width, border_is_contour)
+    return largest != smallest
 
 
 def _check(pred: Tensor, target: Tensor, num_classes: int, width: int, ignore_index: int) -> None:
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
-    if pred.dim() < 3:
+    if pred.dim() not in (3, 4):
         raise ValueError(f"pred and target must be N x H x W (or N x D x H x W) label maps, got {tuple(pred.shape)}")
     _require_integer("pred", pred)
     _require_integer("target", target)
     if width < 1:
         raise ValueError(f"the boundary width must be at least 1 pixel, got {width}")
-    counted = target != ignore_index
-    bad_target = _out_of_range_values(target[counted], num_classes)
-    if bad_target.numel():
+    # Naming the bad values needs unique(); only pay for it once something is known to be wrong.
+    bad_target = ((target < 0) | (target >= num_classes)) & (target != ignore_index)
+    if bad_target.any():
         raise ValueError(
-            f"target has values {bad_target.tolist()} outside [0, {num_classes}) that are not "
+            f"target has values {torch.unique(target[bad_target]).tolist()} outside [0, {num_classes}) that are not "
             f"ignore_index={ignore_index}; check the dataset's label encoding and num_classes"
         )
-    bad_pred = _out_of_range_values(pred, num_classes)
-    if bad_pred.numel():
+    if pred.numel() and (pred.min() < 0 or pred.max() >= num_classes):
         raise ValueError(
-            f"pred has values {bad_pred.tolist()} outside [0, {num_classes}); "
+            f"pred has values {_out_of_range_values(pred, num_classes).tolist()} outside [0, {num_classes}); "
             "check the model's number of output classes"
         )
 
@@ -101,17 +113,21 @@ def boundary_counts(
     inner bands (border a contour), then the correct and the total pixels of the trimap.
     """
     _check(pred, target, num_classes, width, ignore_index)
-    counted = (target != ignore_index).unsqueeze(1)
-    predicted_masks = _one_hot(pred, num_classes)
-    true_masks = _one_hot(target, num_classes)
-    predicted_bands = inner_bands(predicted_masks, width, border_is_contour=True) & counted
-    true_bands = inner_bands(true_masks, width, border_is_contour=True) & counted
-    spatial = tuple(range(2, pred.dim() + 1))
-    intersection = (predicted_bands & true_bands).sum(dim=(0, *spatial))
-    union = (predicted_bands | true_bands).sum(dim=(0, *spatial))
-    trimap = inner_bands(true_masks, width, border_is_contour=False).any(dim=1) & counted.squeeze(1)
-    correct = (trimap & (pred == target)).sum()
-    return intersection, union, correct, trimap.sum()
+    counted = target != ignore_index
+    predicted_band = boundary_pixels(pred, width, border_is_contour=True) & counted
+    true_band = boundary_pixels(target, width, border_is_contour=True) & counted
+    correct = pred == target
+
+    def per_class(labels: Tensor, where: Tensor) -> Tensor:
+        # Pixels outside ``where`` go to an extra bin, cheaper than selecting the others.
+        binned = torch.where(where, labels.long(), num_classes).flatten()
+        return torch.bincount(binned, minlength=num_classes + 1)[:num_classes]
+
+    # A pixel lies in both bands of class c only where prediction and target both say c.
+    intersection = per_class(target, predicted_band & true_band & correct)
+    union = per_class(pred, predicted_band) + per_class(target, true_band) - intersection
+    trimap = boundary_pixels(target, width, border_is_contour=False) & counted
+    return intersection, union, (trimap & correct).sum(), trimap.sum()
 
 
 def boundary_iou(pred: Tensor, target: Tensor, num_classes: int, width: int, ignore_index: int = 255) -> Tensor:

@@ -6,7 +6,7 @@ import torch
 from scipy import ndimage
 
 from pixeldcn.metrics import BoundaryMeter, boundary_iou, trimap_accuracy
-from pixeldcn.metrics.boundary import boundary_counts, default_boundary_width, inner_bands
+from pixeldcn.metrics.boundary import boundary_counts, boundary_pixels, default_boundary_width
 
 # A 6 x 6 scene: a 4 x 4 square of class 1 on background 0, predicted one pixel to the right.
 #   target            pred
@@ -41,9 +41,12 @@ def test_hand_drawn_square_shifted_by_one_pixel():
     assert (correct.item(), total.item()) == (24, 32)
 
 
+def _band(labels: torch.Tensor, label: int, width: int, border_is_contour: bool) -> torch.Tensor:
+    return boundary_pixels(labels, width, border_is_contour) & (labels == label)
+
+
 def test_hand_drawn_bands_written_out():
-    square = TARGET[:, None].bool()
-    expected = torch.tensor(
+    ring = torch.tensor(
         [
             [0, 0, 0, 0, 0, 0],
             [0, 1, 1, 1, 1, 0],
@@ -54,15 +57,17 @@ def test_hand_drawn_bands_written_out():
         ],
         dtype=torch.bool,
     )
-    assert torch.equal(inner_bands(square, 1, border_is_contour=True)[0, 0], expected)
+    assert torch.equal(_band(TARGET, 1, 1, border_is_contour=True)[0], ring)
     # Width 2 reaches the centre of a 4 x 4 square: the band is the whole square.
-    assert torch.equal(inner_bands(square, 2, border_is_contour=True), square)
-    # A full image has a band along its border only when the border is a contour.
-    full = torch.ones(1, 1, 5, 5, dtype=torch.bool)
-    ring = full.clone()
-    ring[0, 0, 1:4, 1:4] = False
-    assert torch.equal(inner_bands(full, 1, border_is_contour=True), ring)
-    assert not inner_bands(full, 1, border_is_contour=False).any()
+    assert torch.equal(_band(TARGET, 1, 2, border_is_contour=True), TARGET == 1)
+    # Background: the outer ring, which touches the square (and the border) everywhere.
+    assert torch.equal(_band(TARGET, 0, 1, border_is_contour=False), TARGET == 0)
+    # A uniform image has a band along its border only when the border is a contour.
+    full = torch.zeros(1, 5, 5, dtype=torch.int64)
+    border = torch.ones(1, 5, 5, dtype=torch.bool)
+    border[0, 1:4, 1:4] = False
+    assert torch.equal(boundary_pixels(full, 1, border_is_contour=True), border)
+    assert not boundary_pixels(full, 1, border_is_contour=False).any()
 
 
 def test_ignored_pixels_are_not_counted_but_end_the_classes_next_to_them():
@@ -105,14 +110,16 @@ def _reference_band(mask: np.ndarray, width: int, border_is_contour: bool) -> np
 @pytest.mark.parametrize("width", [1, 2, 3])
 @pytest.mark.parametrize("border_is_contour", [True, False])
 @pytest.mark.parametrize("shape", [(9, 13), (5, 7, 6)])
-def test_bands_equal_iterated_3x3_erosions(width, border_is_contour, shape):
+def test_bands_equal_iterated_3x3_erosions_of_each_class_mask(width, border_is_contour, shape):
     generator = np.random.default_rng(width)
-    # Blobs, not noise: smoothed noise thresholded, so erosions of several widths differ.
-    masks = ndimage.uniform_filter(generator.random((3, *shape)), size=(1,) + (3,) * len(shape)) > 0.5
+    # Blobs, not noise (smoothed noise cut into 3 labels), so erosions of several widths differ.
+    smooth = ndimage.uniform_filter(generator.random((2, *shape)), size=(1,) + (3,) * len(shape))
+    labels = np.digitize(smooth, np.quantile(smooth, [0.35, 0.7]))
 
-    bands = inner_bands(torch.from_numpy(masks)[:, None], width, border_is_contour)[:, 0].numpy()
-    expected = np.stack([_reference_band(mask, width, border_is_contour) for mask in masks])
-    assert np.array_equal(bands, expected)
+    pixels = boundary_pixels(torch.from_numpy(labels), width, border_is_contour).numpy()
+    for label in range(3):
+        expected = np.stack([_reference_band(image == label, width, border_is_contour) for image in labels])
+        assert np.array_equal(pixels & (labels == label), expected)
 
 
 def test_meter_counts_do_not_depend_on_batching_and_reduce_by_summing():
