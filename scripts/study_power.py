@@ -4,7 +4,8 @@
         --metrics boundary_iou mean_iou --delta 0.01
 
 For each metric: the two arms' mean and seed standard deviation, the per-seed differences
-``arm - reference`` (runs paired by seed), their standard deviation ``sd_d``, and the number of
+``arm - reference`` (runs paired by seed), their mean with its paired-t confidence interval and
+standard deviation ``sd_d``, and the number of
 seeds ``n`` for which a two-sided paired t test at ``--alpha`` detects a true difference of
 ``--delta`` with probability ``--power``: the smallest ``n`` with
 ``P(|T| > t_{1 - alpha/2, n - 1}) >= power`` for ``T`` noncentral t with ``n - 1`` degrees of
@@ -84,13 +85,16 @@ def main(argv: list[str] | None = None) -> int:
         sd_arms = math.sqrt((statistics.variance(reference) + statistics.variance(arm)) / 2)
         upper = upper_sd_bound(sd_diff, len(seeds) - 1)
         listed = ", ".join(f"{difference:+.4f}" for difference in differences)
+        half_width = stats.t.ppf(1 - args.alpha / 2, len(seeds) - 1) * sd_diff / math.sqrt(len(seeds))
+        mean_diff = statistics.mean(differences)
         paired = paired_seeds_needed(args.delta, sd_diff, args.alpha, args.power)
         paired_upper = paired_seeds_needed(args.delta, upper, args.alpha, args.power)
         unpaired = unpaired_seeds_needed(args.delta, sd_arms, args.alpha, args.power)
         print(
             f"{metric}: {args.reference} {statistics.mean(reference):.4f} ± {statistics.stdev(reference):.4f}, "
             f"{args.arm} {statistics.mean(arm):.4f} ± {statistics.stdev(arm):.4f} (sd over seeds)\n"
-            f"  paired differences {listed}: mean {statistics.mean(differences):+.4f}, sd_d {sd_diff:.4f} "
+            f"  paired differences {listed}: mean {mean_diff:+.4f}, sd_d {sd_diff:.4f}, "
+            f"{1 - args.alpha:.0%} CI [{mean_diff - half_width:+.4f}, {mean_diff + half_width:+.4f}] "
             f"(upper 80% bound {upper:.4f}); correlation of the arms {statistics.correlation(reference, arm):+.2f}\n"
             f"  seeds for {args.power:.0%} power: paired {paired} (at the upper bound {paired_upper}), "
             f"unpaired {unpaired} per arm"

@@ -45,7 +45,8 @@ def test_pilot_runs_are_paired_by_seed(tmp_path, capsys):
     assert study_power.main([str(tmp_path), "--metrics", "boundary_iou"]) == 0
     printed = capsys.readouterr().out
     assert "3 paired seeds [0, 1, 2]" in printed
-    assert "mean +0.0200, sd_d 0.0100" in printed and "paired 10 " in printed
+    # 95% CI: 0.02 -+ t(0.975, 2) 0.01 / sqrt(3) = 0.02 -+ 4.303 * 0.005774 = [-0.0048, +0.0448].
+    assert "mean +0.0200, sd_d 0.0100, 95% CI [-0.0048, +0.0448]" in printed and "paired 10 " in printed
 
 
 def test_fewer_than_three_pairs_is_not_enough(tmp_path, capsys):
