@@ -115,19 +115,22 @@ STANDARD_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 """Wang, Simoncelli & Bovik (2003): the weights of the five scales, finest first."""
 MIN_KERNEL = 7
 MAX_KERNEL = 11
+STANDARD_SIGMA = 1.5
 
 
-def msssim_settings(side: int) -> tuple[int, tuple[float, ...]]:
-    """``(kernel_size, betas)`` of MS-SSIM for images whose smallest side is ``side``.
+def msssim_settings(side: int) -> tuple[int, float, tuple[float, ...]]:
+    """``(window, sigma, betas)`` of MS-SSIM for images whose smallest side is ``side``.
 
     The standard setting (5 scales, an 11-wide Gaussian window of sigma 1.5) needs images of more
     than 160 pixels in torchmetrics' implementation. For smaller ones: the window is at least
-    ``MIN_KERNEL = 7`` wide (it then covers +-2 sigma), as many scales (up to 5) are kept as let the
-    coarsest map hold the window and pass torchmetrics' size checks, then the widest window up to
-    11 that fits; with fewer than 5 scales the betas are the first standard ones renormalised to
-    sum to 1. So 28 x 28 and 32 x 32 images get 3 scales with a 7-wide window, 128 x 128 ones 5
-    scales with a 7-wide window, and 176 x 176 or more the standard setting. Below 7 pixels it is
-    plain SSIM with the widest odd window that fits.
+    ``MIN_KERNEL = 7`` wide, as many scales (up to 5) are kept as let the coarsest map hold the
+    window and pass torchmetrics' size checks, then the widest window up to 11 that fits. The
+    Gaussian shrinks with its window, ``sigma = 1.5 * window / 11`` (torchmetrics sizes a Gaussian
+    window from sigma alone, ``2 int(3.5 sigma + 0.5) + 1`` taps, so the window is set through
+    sigma). With fewer than 5 scales the betas are the first standard ones renormalised to sum to 1.
+    So 28 x 28 and 32 x 32 images get 3 scales with a 7-wide window, 128 x 128 ones 5 scales with a
+    7-wide window, and 176 x 176 or more the standard setting. Below 7 pixels it is plain SSIM with
+    the widest odd window that fits.
     """
     if side < 3:
         raise ValueError(f"MS-SSIM needs images of at least 3 x 3 pixels, got a side of {side}")
@@ -140,12 +143,17 @@ def msssim_settings(side: int) -> tuple[int, tuple[float, ...]]:
     for scales in range(len(STANDARD_BETAS), 0, -1):
         kernels = [k for k in range(MAX_KERNEL, MIN_KERNEL - 1, -2) if fits(scales, k)]
         if kernels:
+            kernel = kernels[0]
             if scales == len(STANDARD_BETAS):
-                return kernels[0], STANDARD_BETAS
+                return kernel, _window_sigma(kernel), STANDARD_BETAS
             betas = STANDARD_BETAS[:scales]
-            return kernels[0], tuple(beta / sum(betas) for beta in betas)
+            return kernel, _window_sigma(kernel), tuple(beta / sum(betas) for beta in betas)
     kernel = side if side % 2 else side - 1
-    return kernel, (1.0,)
+    return kernel, _window_sigma(kernel), (1.0,)
+
+
+def _window_sigma(kernel: int) -> float:
+    return STANDARD_SIGMA * kernel / MAX_KERNEL
 
 
 def msssim(a: Tensor, b: Tensor, data_range: float) -> Tensor:
@@ -155,11 +163,12 @@ def msssim(a: Tensor, b: Tensor, data_range: float) -> Tensor:
     pytorch-msssim), so unrelated or anti-correlated pairs score 0 instead of NaN; identical
     images score 1.
     """
-    kernel, betas = msssim_settings(min(a.shape[2:]))
+    kernel, sigma, betas = msssim_settings(min(a.shape[2:]))
     return multiscale_structural_similarity_index_measure(
         a.detach().float(),
         b.detach().float(),
         kernel_size=kernel,
+        sigma=sigma,
         betas=betas,
         data_range=data_range,
         reduction="none",

@@ -82,15 +82,17 @@ def test_mmd_accumulates_blocks_and_processes():
 
 
 def test_msssim_settings_fit_small_images_and_keep_the_standard_setting_for_large_ones():
-    kernel, betas = msssim_settings(28)
+    kernel, sigma, betas = msssim_settings(28)
     assert (kernel, len(betas)) == (7, 3) and sum(betas) == pytest.approx(1)
+    assert int(3.5 * sigma + 0.5) * 2 + 1 == 7  # torchmetrics' Gaussian window from sigma
     assert betas[0] / betas[1] == pytest.approx(STANDARD_BETAS[0] / STANDARD_BETAS[1])
-    assert msssim_settings(32)[0] == 7 and len(msssim_settings(128)[1]) == 5
-    assert msssim_settings(176) == (11, STANDARD_BETAS)
-    assert msssim_settings(5) == (5, (1.0,))
+    assert msssim_settings(32)[0] == 7 and len(msssim_settings(128)[2]) == 5
+    assert msssim_settings(176) == (11, 1.5, STANDARD_BETAS)
+    kernel, sigma, betas = msssim_settings(4)
+    assert (kernel, betas, int(3.5 * sigma + 0.5) * 2 + 1) == (3, (1.0,), 3)
 
 
-@pytest.mark.parametrize("shape", [(3, 1, 28, 28), (2, 3, 64, 64), (2, 1, 16, 16, 16), (2, 1, 6, 6)])
+@pytest.mark.parametrize("shape", [(3, 1, 28, 28), (2, 3, 64, 64), (2, 1, 16, 16, 16), (2, 1, 6, 6), (2, 1, 4, 4)])
 def test_msssim_of_an_image_with_itself_is_one(shape):
     torch.manual_seed(0)
     images = torch.rand(shape) * 2 - 1
