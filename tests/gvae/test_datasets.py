@@ -9,11 +9,12 @@ import pytest
 import torch
 from data.conftest import write_idx
 
-from gvae.conftest import write_dicom_series, write_nifti
 from pixeldcn.data.ct_volumes import CTVolumes, inspect_layout, resample_to_cube
 from pixeldcn.data.errors import DatasetNotFoundError
 from pixeldcn.data.mnist import MNIST
 from pixeldcn.data.validation import BadSampleError
+
+from .conftest import write_dicom_series, write_nifti
 
 # ---------------------------------------------------------------------- MNIST
 
