@@ -316,3 +316,41 @@ def test_value_ranges_map_to_minus_one_one_and_labels_are_needed_for_the_classif
     )
     with pytest.raises(IncompatibleDatasetError, match="classifier_steps=0"):
         AdversarialTask(IMAGES, classifier_steps=5)
+
+
+def test_training_steps_learn_the_critic_and_the_reconstruction():
+    """Driven by the phase schedule on one fixed batch: the critic's Wasserstein estimate grows and the
+    encoder-generator's reconstruction term falls."""
+    model, task = tiny_model().train(), AdversarialTask(IMAGES, lr=1e-3, critic_steps=3)
+    optimizers = task.configure_optimizers(model)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    batch = batches(1, size=8)[0]
+    logs = [task.train_step(task.networks(model), batch, step, optimizers, scaler) for step in range(40)]
+    distances = [entry["wasserstein"] for entry in logs if "wasserstein" in entry]
+    recons = [entry["recon"] for entry in logs if "recon" in entry]
+    assert len(distances) == 30 and len(recons) == 10
+    assert np.mean(distances[-5:]) > np.mean(distances[:5]) and recons[-1] < recons[0]
+
+
+class LabelledImages(torch.utils.data.Dataset):
+    channels, image_size, class_names = 1, 8, ["dark", "bright"]
+
+    def __init__(self) -> None:
+        self.images = torch.cat([torch.full((8, 1, 8, 8), 0.2), torch.full((8, 1, 8, 8), 0.8)])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.images[index], int(index >= 8)
+
+
+def test_the_classifier_frechet_distance_is_reported_when_the_data_has_labels():
+    task = AdversarialTask(LabelledImages(), classifier_steps=5, iwae_samples=1)
+    state = task.new_state()
+    with torch.no_grad():
+        task.evaluate_batch(tiny_model().eval(), LabelledImages().images, state)
+    summary = task.summarize(state)
+    assert summary["frechet_classifier"] >= 0 and math.isfinite(summary["frechet_classifier"])
+    task.reduce_state(state, lambda tensor: 2 * tensor)
+    assert state.frechet.real.count == state.frechet.fake.count == 32
