@@ -327,6 +327,7 @@ class AdversarialTask:
         optimizers: Mapping[str, torch.optim.Optimizer],
         scaler: torch.amp.GradScaler,
         autocast: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+        on_every_rank: Callable[[bool], bool] = bool,
     ) -> dict[str, float]:
         """One update of the network :meth:`phase` names for ``step``; returns its logs.
 
@@ -335,7 +336,9 @@ class AdversarialTask:
         updated (a disabled scaler does nothing: float32 and bf16); ``autocast()`` opens the
         precision context of the forward passes. A non-finite loss is not back-propagated: the
         optimizer does not step and the logs carry the value (``critic_loss`` or
-        ``generator_loss``) for the engine's ``on_nonfinite_loss`` policy.
+        ``generator_loss``) for the engine's ``on_nonfinite_loss`` policy. ``on_every_rank(ok)``
+        is true when ``ok`` holds on every process (the engine's all-reduce), so that all processes
+        of a DDP run skip together; alone, a process decides by itself.
         """
         phase = self.phase(step)
         images = self.to_model_scale(batch_images(batch))
@@ -347,7 +350,7 @@ class AdversarialTask:
                 loss, logs = self.critic_loss(networks, images, scaler if scaler.is_enabled() else None)
             else:
                 loss, logs = self.generator_loss(networks, images)
-        if not math.isfinite(float(loss.detach())):
+        if not on_every_rank(math.isfinite(float(loss.detach()))):
             return logs
         scaler.scale(loss).backward()
         scaler.step(optimizer)

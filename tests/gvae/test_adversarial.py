@@ -179,6 +179,11 @@ def test_a_non_finite_loss_updates_nothing():
     poisoned[0, 0, 0, 0] = float("nan")
     logs = task.train_step(task.networks(model), poisoned, 0, optimizers, torch.amp.GradScaler("cpu", enabled=False))
     assert math.isnan(logs["critic_loss"]) and not changed(before, model)
+    # Another process's non-finite loss makes this one skip too.
+    healthy = batches(1)[0]
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    task.train_step(task.networks(model), healthy, 0, optimizers, scaler, on_every_rank=lambda ok: False)
+    assert not changed(before, model)
 
 
 def test_bf16_autocast_and_an_enabled_scaler_train_both_phases():
