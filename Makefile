@@ -4,7 +4,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test demo bench tables fashion-data clean
+.PHONY: help install test demo bench tables gpu-check fashion-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ bench: $(STAMP)  ## time every up-sampler at the paper's U-Net decoder shapes
 
 tables: $(STAMP)  ## Table 1 / Table 2 (Markdown, LaTeX, CSV, PNG) from every finished run under outputs/
 	$(PYTHON) scripts/make_tables.py outputs --out outputs/tables
+
+gpu-check: $(STAMP)  ## on a CUDA machine: CUDA tests, bf16/fp16 resume, compile, DDP, Table 2 (GPU_CHECK_ARGS=--dry-run: CPU)
+	$(PYTHON) scripts/gpu_check.py $(GPU_CHECK_ARGS)
 
 fashion-data:  ## install Debian's Fashion-MNIST idx files under /usr/share/datasets/fashion-mnist
 	apt-get update && apt-get install -y dataset-fashion-mnist

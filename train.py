@@ -11,11 +11,12 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-# Importing pixeldcn.run also registers the resolver configs/hydra/default.yaml uses; a module
-# global (rather than `import pixeldcn.run`) makes launcher workers that unpickle main import it.
+# Registers the resolvers and the schema's defaults that composing configs/train.yaml needs. Module
+# globals (rather than imports inside main) make launcher workers that unpickle main import them.
+import pixeldcn.config  # noqa: F401
 from pixeldcn import run
-from pixeldcn.config_check import override_problem
-from pixeldcn.engine.distributed import launcher_plugin_problem
+from pixeldcn.config.launchers import launcher_plugin_problem
+from pixeldcn.config.schema import override_problem
 
 
 @hydra.main(config_path="configs", config_name="train", version_base="1.3")

@@ -17,6 +17,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+import pixeldcn.config  # noqa: F401  (registers the schema and resolvers train.yaml is composed with)
 from pixeldcn.upsamplers import build_upsampler
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

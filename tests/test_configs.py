@@ -11,6 +11,7 @@ from conftest import CONFIG_DIR, composed
 from data.conftest import write_coco_fixture, write_fashion_idx_fixture, write_voc_fixture
 from omegaconf import OmegaConf
 
+import pixeldcn.build as build
 import pixeldcn.run as run
 from pixeldcn.models import DeepLabResNet, UNet
 from pixeldcn.upsamplers import UPSAMPLERS
@@ -140,8 +141,25 @@ def test_resume_writes_into_the_resumed_run_and_keeps_its_saved_config():
 
 def test_image_size_must_suit_the_model():
     with composed("dataset.image_size=40") as cfg:
+        data = build.build_dataset(cfg, "val")
         with pytest.raises(run.ConfigError, match=r"dataset.image_size=40 is not divisible by 16.*image_size=32"):
-            run.validate(cfg)
+            build.build_model(cfg, build.build_task(cfg, data), data)
+
+
+def test_the_size_divisor_is_the_configured_model_s():
+    # UNet3D(depth=2) pools twice: 12 is a multiple of 4 (its size_divisor), not of the class's 16.
+    overrides = ["model=unet3d", "model.depth=2", "model.width=2", "dataset=synthetic_volumes", "dataset.image_size=12"]
+    with composed(*overrides, "upsampler=deconv3d", "dataset.num_samples=2") as cfg:
+        run.validate(cfg)
+        data = build.build_dataset(cfg, "val")
+        model = build.build_model(cfg, build.build_task(cfg, data), data)
+    assert model.size_divisor == 4
+    with torch.no_grad():
+        assert model.eval()(data[0][0][None]).shape == (1, data.num_classes, 12, 12, 12)
+    with composed(*overrides[:-1], "dataset.image_size=10", "upsampler=deconv3d") as cfg:
+        data = build.build_dataset(cfg, "val")
+        with pytest.raises(run.ConfigError, match=r"dataset.image_size=10 is not divisible by 4.*image_size=8"):
+            build.build_model(cfg, build.build_task(cfg, data), data)
 
 
 def test_a_key_the_model_does_not_take_is_named():
@@ -177,7 +195,7 @@ def test_optimizer_uses_the_model_parameter_groups_when_it_has_them():
     with composed("debug=smoke", "model=deeplab_resnet", "+trainer.param_groups.backbone_lr_mult=0.5") as cfg:
         data = run.build_dataset(cfg, "val")
         model = run.build_model(cfg, run.build_task(cfg, data), data)
-        optimizer = run.build_optimizer(cfg, model)
+        optimizer = build.build_optimizer(cfg, model)
     assert isinstance(optimizer, torch.optim.Adam)
     assert {group["name"]: group["lr"] for group in optimizer.param_groups} == {"backbone": 5e-4, "new": 1e-3}
 
@@ -186,8 +204,8 @@ def test_scheduler_is_built_from_its_config():
     overrides = ["debug=smoke", "trainer.scheduler={_target_: torch.optim.lr_scheduler.StepLR, step_size: 3}"]
     with composed(*overrides) as cfg:
         data = run.build_dataset(cfg, "val")
-        optimizer = run.build_optimizer(cfg, run.build_model(cfg, run.build_task(cfg, data), data))
-        scheduler = run.build_scheduler(cfg, optimizer)
+        optimizer = build.build_optimizer(cfg, run.build_model(cfg, run.build_task(cfg, data), data))
+        scheduler = build.build_scheduler(cfg, optimizer)
     assert isinstance(scheduler, torch.optim.lr_scheduler.StepLR) and scheduler.step_size == 3
 
 

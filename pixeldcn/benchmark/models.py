@@ -1,34 +1,53 @@
-"""The paper's Table 2 protocol on synthetic tensors: whole models, one per up-sampler.
+"""The paper's Table 2 protocol on the code that trains: whole models, one per up-sampler.
 
-Each model trains for ``iters`` iterations and predicts ``predict_batches`` batches. Models are
-visited round-robin (one training step and one prediction batch each per round) so all share the
-machine's conditions; the first ``warmup`` rounds are left out and every figure is a median.
-Per-iteration medians are then extrapolated to the paper's workload (10 epochs of training,
-prediction of 2109 images) and printed in the K40 table's ``XmYs`` format beside the paper's.
+Each configuration is composed from ``configs/`` exactly as ``train.py`` composes it (the same
+groups and overrides: ``upsampler=...``, ``model.width=...``, ``dataset.image_size=...``,
+``trainer.precision=...``) and built by the engine's builders: the model, the task (its loss,
+``ignore_index`` included), the optimizer of ``trainer.optimizer`` and the :class:`Trainer` with
+its precision handling (autocast, the fp16 gradient scaler), channels-last and compile settings.
+What is timed is the trainer's own training step and prediction call, on synthetic tensors shaped
+like the configured dataset's samples, so no data is read.
+
+Models are visited round-robin by :func:`~pixeldcn.benchmark.harness.round_robin` (one training
+step and one prediction batch each per round, and one matrix product for the roofline); the
+first ``warmup`` rounds are left out and every figure is a median. Per-iteration medians are then
+extrapolated to the paper's workload (10,000 training iterations, prediction of 2109 images) and
+printed in the K40 table's ``XmYs`` format beside the paper's ratios.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import nn
-from tqdm import tqdm
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
 
-from ..models import VAE, DeepLabResNet, UNet
-from ..models.vae import vae_loss
+from .. import config as _registers_schema_and_resolvers  # noqa: F401
+from ..data.palette import pascal_palette
+from ..engine.seed import configure_determinism
 from ..report.paper import PAPER_TABLE2
-from ..upsamplers import UPSAMPLERS, build_upsampler
-from ..upsamplers.costs import count_macs
-from ..utils.timing import device_description, median, time_once
+from ..upsamplers import UPSAMPLERS
+from ..utils.duration import format_minutes
+from ..utils.timing import device_description, median
+from . import engine_steps
+from .costs import count_flops, count_macs, count_parameters
+from .harness import add_ratios, device_timer, round_robin, spread
+from .machine import finish_load_watch, gflops, load_markdown, matmul_task, start_load_watch
 
-MODELS = ("unet", "deeplab_resnet", "vae")
 BASELINES = ("deconv6", "deconv")
+MATMUL = "matmul"
+# Models timed on the synthetic stand-in, with the dataset whose configuration (image size) they
+# take by default: the paper's Table 2 runs U-Net on PASCAL VOC; the VAE is the paper's CelebA one.
+MODEL_DATASETS = {"unet": "voc", "deeplab_resnet": "voc", "vae": "celeba"}
+PRECISION_DTYPES = {"32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -42,45 +61,90 @@ class Workload:
 
 @dataclass(frozen=True)
 class Setup:
+    """What is benchmarked; ``None`` keeps the composed configuration's value."""
+
     model: str = "unet"
-    width: int = 64
-    size: int = 256
-    batch_size: int = 8
-    num_classes: int = 21
-    depth: int = 101  # DeepLab-ResNet backbone
-    amp: bool = False
+    width: int | None = None
+    size: int | None = None
+    batch_size: int | None = None
+    precision: str = "32"
     channels_last: bool = False
     compile: bool = False
+    num_classes: int = 21  # PASCAL VOC's, as in the paper's Table 2
+
+    def overrides(self, upsampler: str, device: torch.device) -> list[str]:
+        """The ``train.py`` overrides of this setup for ``upsampler`` on ``device``."""
+        if self.model not in MODEL_DATASETS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of: {', '.join(MODEL_DATASETS)}")
+        chosen = {
+            "model.width": self.width,
+            "dataset.image_size": self.size,
+            "trainer.batch_size": self.batch_size,
+        }
+        return [
+            f"dataset={MODEL_DATASETS[self.model]}",
+            f"model={self.model}",
+            f"upsampler={upsampler}",
+            f"trainer.device={device}",
+            f"trainer.precision={self.precision}",
+            f"trainer.channels_last={str(self.channels_last).lower()}",
+            f"trainer.compile={str(self.compile).lower()}",
+            "trainer.progress_bar=false",
+            *(f"{key}={value}" for key, value in chosen.items() if value is not None),
+        ]
 
 
-def build_model(setup: Setup, upsampler: str) -> nn.Module:
-    factory = functools.partial(build_upsampler, upsampler)
-    if setup.model == "unet":
-        return UNet(setup.num_classes, factory, width=setup.width)
-    if setup.model == "deeplab_resnet":
-        return DeepLabResNet(setup.num_classes, factory, depth=setup.depth)
-    if setup.model == "vae":
-        return VAE(factory, image_size=setup.size, width=setup.width)
-    raise ValueError(f"unknown model {setup.model!r}; choose one of: {', '.join(MODELS)}")
+def compose_config(config_dir: Path, overrides: Sequence[str]) -> DictConfig:
+    """``configs/train.yaml`` with ``overrides``, composed as ``train.py`` composes it (with the
+    schema and resolvers that importing :mod:`pixeldcn.config` registers)."""
+    with initialize_config_dir(str(Path(config_dir).resolve()), version_base="1.3"):
+        return compose("train", overrides=list(overrides))
 
 
-def _loss_fn(setup: Setup) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
-    if setup.model == "vae":
+class SyntheticImages:
+    """A stand-in for the configured dataset: its labels' description and random batches of its shape.
 
-        def elbo_loss(model, images, _):
-            recon, mu, logvar = model(images)
-            return vae_loss(recon, images, mu, logvar)["loss"]
+    Segmentation tasks read ``num_classes``, ``class_names``, ``palette`` and ``ignore_index``;
+    generation tasks ``channels`` and ``image_size``. Masks hold random classes with about one
+    pixel in ten set to ``ignore_index``, so the loss's ignored pixels are exercised.
+    """
 
-        return elbo_loss
-    return lambda model, images, masks: F.cross_entropy(model(images), masks)
+    ignore_index = 255
+
+    def __init__(self, image_size: int, channels: int = 3, num_classes: int = 21) -> None:
+        self.image_size = image_size
+        self.channels = channels
+        self.num_classes = num_classes
+        self.class_names = [f"class {index}" for index in range(num_classes)]
+        self.palette = pascal_palette(num_classes)
+
+    def batch(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        size = (batch_size, self.image_size, self.image_size)
+        images = torch.rand(batch_size, self.channels, self.image_size, self.image_size, generator=generator)
+        masks = torch.randint(0, self.num_classes, size, generator=generator)
+        masks[torch.rand(size, generator=generator) < 0.1] = self.ignore_index
+        return images, masks
 
 
-def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
+@contextlib.contextmanager
+def kernels_as_in_training(device: torch.device, mode: bool | str) -> Iterator[bool]:
+    """The kernel choice ``train.py`` makes for ``trainer.deterministic`` (on GPUs by default: cuDNN
+    autotuning, non-deterministic kernels), put back as it was afterwards; yields whether deterministic."""
+    saved = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
+    try:
+        yield configure_determinism(device, mode)
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[2], saved[3]
 
 
 def run(
+    config_dir: Path,
     setup: Setup,
     names: Sequence[str],
     device: torch.device,
@@ -88,109 +152,128 @@ def run(
     warmup: int = 2,
     workload: Workload = Workload(),
     seed: int = 0,
+    matmul_size: int | None = None,
+    extra_overrides: Sequence[str] = (),
+    progress: bool = True,
 ) -> dict:
-    """Time training steps and prediction batches of ``setup.model`` for every up-sampler in ``names``."""
+    """Time the trainer's training step and prediction of ``setup`` for every up-sampler in ``names``."""
     unknown = sorted(set(names) - set(UPSAMPLERS))
     if unknown:
         raise ValueError(f"unknown up-sampler(s) {unknown}; valid names: {', '.join(UPSAMPLERS)}")
-    torch.manual_seed(seed)
-    memory_format = torch.channels_last if setup.channels_last else torch.contiguous_format
-    gen = torch.Generator().manual_seed(seed)
-    images = torch.rand(setup.batch_size, 3, setup.size, setup.size, generator=gen)
-    masks = torch.randint(0, setup.num_classes, (setup.batch_size, setup.size, setup.size), generator=gen)
-    images, masks = images.to(device, memory_format=memory_format), masks.to(device)
-    loss_fn = _loss_fn(setup)
-
-    entries = {}
-    for name in names:
-        model = build_model(setup, name).to(device, memory_format=memory_format)
-        macs = count_macs(model.eval(), (1, 3, setup.size, setup.size))
-        entries[name] = {
-            "model": model,
-            "forward": torch.compile(model) if setup.compile else model,
-            "optimizer": torch.optim.Adam(model.parameters(), lr=1e-3),
-            "macs_per_image": macs,
-            "parameters": sum(p.numel() for p in model.parameters()),
+    started = time.perf_counter()
+    load = start_load_watch()
+    generator = torch.Generator().manual_seed(seed)
+    with tempfile.TemporaryDirectory(prefix="pixeldcn-bench-") as scratch:
+        # No data is read and no run is written: the paths only need to resolve.
+        paths = [f"paths.data_dir={scratch}", f"paths.output_dir={scratch}"]
+        configs = {
+            name: compose_config(config_dir, [*setup.overrides(name, device), *paths, *extra_overrides])
+            for name in names
         }
-
-    def train_step(entry):
-        entry["model"].train()
-        entry["optimizer"].zero_grad(set_to_none=True)
-        with _autocast(device, setup.amp):
-            loss = loss_fn(entry["forward"], images, masks)
-        loss.backward()
-        entry["optimizer"].step()
-
-    def predict(entry):
-        entry["model"].eval()
-        with torch.no_grad(), _autocast(device, setup.amp):
-            entry["forward"](images)
-
-    samples = {name: {"train": [], "predict": []} for name in names}
-    for round_index in tqdm(range(warmup + iters), desc=f"benchmark {setup.model}", leave=False):
-        shift = round_index % len(names)
-        for name in [*names[shift:], *names[:shift]]:
-            for mode, step in (("train", train_step), ("predict", predict)):
-                seconds = time_once(functools.partial(step, entries[name]), device)
-                if round_index >= warmup:
-                    samples[name][mode].append(seconds)
-
-    train_batches = workload.train_iterations
-    predict_batches = math.ceil(workload.predict_images / setup.batch_size)
-    results = {}
-    for name in names:
-        train_iter, predict_batch = median(samples[name]["train"]), median(samples[name]["predict"])
-        results[name] = {
-            "train_seconds_per_iter": train_iter,
-            "predict_seconds_per_batch": predict_batch,
-            "train_seconds_extrapolated": train_iter * train_batches,
-            "predict_seconds_extrapolated": predict_batch * predict_batches,
-            "predict_images_per_second": setup.batch_size / predict_batch,
-            "macs_per_image": entries[name]["macs_per_image"],
-            "parameters": entries[name]["parameters"],
-        }
-    for row in results.values():
-        for base in BASELINES:
-            if base in results:
-                row[f"train_vs_{base}"] = row["train_seconds_per_iter"] / results[base]["train_seconds_per_iter"]
-                row[f"predict_vs_{base}"] = (
-                    row["predict_seconds_per_batch"] / results[base]["predict_seconds_per_batch"]
-                )
-                row[f"macs_vs_{base}"] = row["macs_per_image"] / results[base]["macs_per_image"]
+        composed = configs[names[0]]
+        batch_size, image_size = int(composed.trainer.batch_size), int(composed.dataset.image_size)
+        dataset = SyntheticImages(image_size, num_classes=setup.num_classes)
+        batch = dataset.batch(batch_size, generator)
+        with kernels_as_in_training(device, composed.trainer.deterministic) as deterministic:
+            tasks: dict[Any, Any] = {}
+            facts = {}
+            for name, cfg in configs.items():
+                torch.manual_seed(seed)  # the same initialisation of the shared layers for every up-sampler
+                step = engine_steps.build(cfg, dataset, Path(scratch) / name, batch)
+                tasks[(name, "train")], tasks[(name, "predict")] = step.train, step.predict
+                facts[name] = {
+                    "parameters": count_parameters(step.model),
+                    "macs_per_image": count_macs(step.model.eval(), (1, dataset.channels, image_size, image_size)),
+                    # Counted on the eager model: the compiled one runs the same operations.
+                    "train_flops": count_flops(step.eager_train),
+                    "predict_flops": count_flops(step.predict),
+                }
+            dtype = PRECISION_DTYPES[setup.precision]
+            matmul_size = matmul_size or (8192 if device.type == "cuda" else 2048)
+            tasks[MATMUL], matmul_flops = matmul_task(device, matmul_size, dtype)
+            samples = round_robin(tasks, iters, warmup, device_timer(device), f"benchmark {setup.model}", progress)
+    peak = gflops(matmul_flops, median(samples[MATMUL]))
+    results = summarize(
+        {name: {mode: samples[(name, mode)] for mode in ("train", "predict")} for name in names},
+        facts,
+        batch_size,
+        workload,
+        peak,
+    )
     return {
         "environment": device_description(device),
-        "setup": setup.__dict__,
-        "workload": workload.__dict__,
+        "setup": {**asdict(setup), "width": composed.model.get("width"), "size": image_size, "batch_size": batch_size},
+        "optimizer": dict(composed.trainer.optimizer),
+        "overrides": [*setup.overrides("<name>", device), *extra_overrides],
+        "workload": asdict(workload),
         "iters": iters,
         "warmup": warmup,
+        "deterministic": deterministic,
+        "peak": {"matmul_size": matmul_size, "dtype": str(dtype), "gflops_per_s": peak},
+        "load": finish_load_watch(load).as_dict(),
+        "duration_s": time.perf_counter() - started,
         "results": results,
     }
 
 
-def format_minutes(seconds: float) -> str:
-    """The paper's Table 2 format: 365m26s."""
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes}m{secs:02d}s"
+def summarize(
+    samples: Mapping[str, Mapping[str, Sequence[float]]],
+    facts: Mapping[str, Mapping[str, float]],
+    batch_size: int,
+    workload: Workload,
+    peak_gflops: float,
+) -> dict[str, dict[str, Any]]:
+    """Per up-sampler: medians of its ``train`` / ``predict`` samples (seconds), their extrapolation to
+    ``workload``, achieved GFLOP/s against ``peak_gflops``, and ratios to the baselines present."""
+    predict_batches = math.ceil(workload.predict_images / batch_size)
+    results = {}
+    for name, timings in samples.items():
+        train, predict = median(list(timings["train"])), median(list(timings["predict"]))
+        fact = facts[name]
+        results[name] = {
+            "train_seconds_per_iter": train,
+            "train_seconds_range": spread(timings["train"]),
+            "predict_seconds_per_batch": predict,
+            "predict_seconds_range": spread(timings["predict"]),
+            "train_seconds_extrapolated": train * workload.train_iterations,
+            "predict_seconds_extrapolated": predict * predict_batches,
+            "predict_images_per_second": batch_size / predict,
+            "train_gflops_per_s": gflops(fact["train_flops"], train),
+            "predict_gflops_per_s": gflops(fact["predict_flops"], predict),
+            "train_percent_of_peak": 100 * gflops(fact["train_flops"], train) / peak_gflops,
+            "predict_percent_of_peak": 100 * gflops(fact["predict_flops"], predict) / peak_gflops,
+            **fact,
+        }
+    measures = {"train": "train_seconds_per_iter", "predict": "predict_seconds_per_batch", "macs": "macs_per_image"}
+    add_ratios(results, measures, BASELINES)
+    return results
 
 
 def to_markdown(report: dict) -> str:
     """Table 2 as measured, extrapolated to the paper's workload, with the paper's ratios beside."""
-    env, setup, work = report["environment"], report["setup"], report["workload"]
+    env, setup, work, peak = report["environment"], report["setup"], report["workload"], report["peak"]
+    options = [
+        f"precision {setup['precision']}",
+        *(["channels-last"] if setup["channels_last"] else []),
+        *(["compiled"] if setup["compile"] else []),
+    ]
     lines = [
-        f"{setup['model']} (width {setup['width']}, {setup['size']}x{setup['size']}, batch {setup['batch_size']}"
-        f"{', amp' if setup['amp'] else ''}{', channels-last' if setup['channels_last'] else ''}"
-        f"{', compiled' if setup['compile'] else ''}) on {env['device_name']} ({env['device']}), torch {env['torch']}; "
-        f"median of {report['iters']} iterations after {report['warmup']} warm-up, extrapolated to "
-        f"{work['train_iterations']:,} training iterations and {work['predict_images']} predicted images.",
+        f"{setup['model']} (width {setup['width']}, {setup['size']}x{setup['size']}, batch {setup['batch_size']}, "
+        f"{', '.join(options)}) on {env['device_name']} ({env['device']}, {env['cpu_threads']} threads), "
+        f"torch {env['torch']}; the trainer's training step and prediction, median of {report['iters']} "
+        f"round-robin rounds after {report['warmup']} warm-up, extrapolated to {work['train_iterations']:,} "
+        f"training iterations and {work['predict_images']} predicted images.",
         "",
-        "| up-sampler | GMACs/image | training | prediction | train / deconv6 | predict / deconv6 "
-        "| train / deconv | predict / deconv | paper train / DCL | paper predict / DCL |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| up-sampler | GMACs/image | training | prediction | train GFLOP/s | train % peak "
+        "| train / deconv6 | predict / deconv6 | train / deconv | predict / deconv "
+        "| paper train / DCL | paper predict / DCL |",
+        "|---|" + "---:|" * 11,
     ]
     paper = {row["upsampler"]: row for row in PAPER_TABLE2["rows"]}
+    dtype_name = peak["dtype"].removeprefix("torch.")
     for name, row in report["results"].items():
 
-        def ratio(key, row=row):
+        def shown(key: str, row: dict = row) -> str:
             return f"{row[key]:.2f}" if key in row else "—"
 
         ref = paper.get(name)
@@ -198,9 +281,15 @@ def to_markdown(report: dict) -> str:
         paper_predict = f"{ref['predict_ratio']:.2f}" if ref else "—"
         lines.append(
             f"| {name} | {row['macs_per_image'] / 1e9:.2f} | {format_minutes(row['train_seconds_extrapolated'])} "
-            f"| {format_minutes(row['predict_seconds_extrapolated'])} | {ratio('train_vs_deconv6')} "
-            f"| {ratio('predict_vs_deconv6')} | {ratio('train_vs_deconv')} | {ratio('predict_vs_deconv')} "
-            f"| {paper_train} | {paper_predict} |"
+            f"| {format_minutes(row['predict_seconds_extrapolated'])} | {row['train_gflops_per_s']:.1f} "
+            f"| {row['train_percent_of_peak']:.0f} | {shown('train_vs_deconv6')} | {shown('predict_vs_deconv6')} "
+            f"| {shown('train_vs_deconv')} | {shown('predict_vs_deconv')} | {paper_train} | {paper_predict} |"
         )
-    lines += ["", f"Paper (Tesla K40): {PAPER_TABLE2['summary']}"]
+    lines += [
+        "",
+        f"Paper (Tesla K40): {PAPER_TABLE2['summary']}",
+        f"Roofline ceiling: one {peak['matmul_size']}x{peak['matmul_size']} {dtype_name} torch.mm in the same "
+        f"rounds, {peak['gflops_per_s']:.1f} GFLOP/s. Run time {format_minutes(report['duration_s'])}.",
+        load_markdown(report["load"]),
+    ]
     return "\n".join(lines) + "\n"

@@ -8,26 +8,33 @@ Three families, each timed at its own shapes and compared with its own baselines
 * same-size convolutions (``pixeldcn.convs.CONVS``: ``conv``, ``pixelcl``) at the resolution the
   U-Net decoder's convolutions run at (C -> C at twice each up-sampler's input), against ``conv``.
 
-All layers are timed in one process, round-robin (every round visits every layer and shape), so
-they share the machine's conditions; each figure is a median over rounds after warm-up, and
-ratios against the baselines come from the same run.
+All layers are timed in one process by :func:`~pixeldcn.benchmark.harness.round_robin` (every
+round visits every layer and shape, and one large matrix product), so they share the machine's
+conditions; each figure is a median over rounds after warm-up, and ratios against the baselines
+come from the same run. Beside the times: each layer's achieved GFLOP/s (FLOPs counted on the
+operations it runs) against the matrix product's, the roofline's ceiling; the overlap of each
+deconvolution's taps (:mod:`~pixeldcn.benchmark.overlap`); the load average around the run.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from ..convs import CONVS, build_conv
 from ..metrics.checkerboard import checkerboard_score
 from ..upsamplers import UPSAMPLERS, UPSAMPLERS_3D, build_upsampler
-from ..upsamplers.costs import count_macs, count_parameters
-from ..utils.timing import device_description, median, time_once
+from ..utils.duration import format_minutes
+from ..utils.timing import device_description, median
+from .costs import count_flops, count_macs, count_parameters
+from .harness import add_ratios, device_timer, round_robin, spread
+from .machine import finish_load_watch, gflops, load_markdown, matmul_task, start_load_watch
+from .overlap import is_deconvolution, overlap
 
 BASELINES = ("deconv", "deconv6")
 
@@ -102,6 +109,15 @@ def _as_images(y: torch.Tensor) -> torch.Tensor:
     return y if y.dim() == 4 else y.transpose(1, 2).flatten(0, 1)
 
 
+MATMUL = "matmul"  # the harness key of the roofline's matrix product
+MODES = ("forward", "forward_backward")
+
+
+def default_matmul_size(device: torch.device) -> int:
+    """Large enough to reach the device's peak: 2048 on a CPU (about 17 GFLOP), 8192 on a GPU."""
+    return 8192 if device.type == "cuda" else 2048
+
+
 def _forward_backward(module: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
     module(x).backward(grad)
 
@@ -118,16 +134,21 @@ def run(
     width_3d: int = 16,
     volume_size: int = 64,
     depth_3d: int = 4,
+    matmul_size: int | None = None,
+    progress: bool = True,
 ) -> dict:
     """Benchmark ``names`` (must include their families' baselines for ratios); returns a JSON-ready dict.
 
     2D up-samplers run at ``unet_decoder_shapes(width, image_size)``, convolutions at
     ``decoder_conv_shapes(width, image_size)`` and 3D up-samplers at
-    ``unet3d_decoder_shapes(width_3d, volume_size, depth_3d)``.
+    ``unet3d_decoder_shapes(width_3d, volume_size, depth_3d)``; the roofline's matrix product is
+    ``matmul_size`` square (default :func:`default_matmul_size`).
     """
     unknown = sorted(set(names) - set(ALL_NAMES))
     if unknown:
         raise ValueError(f"unknown layer(s) {unknown}; valid names: {', '.join(ALL_NAMES)}")
+    started = time.perf_counter()
+    load = start_load_watch()
     torch.manual_seed(seed)
     family_shapes = {
         "2d": unet_decoder_shapes(width, image_size),
@@ -150,9 +171,9 @@ def run(
     def forward(key):
         module, x = modules[key], inputs[key[1]]
 
+        @torch.no_grad()
         def call():
-            with torch.no_grad():
-                module(x)
+            module(x)
 
         return call
 
@@ -161,41 +182,48 @@ def run(
         grad = grads[(family_of[key[0]].output_scale, key[1])]
         return lambda: _forward_backward(module, x, grad)
 
-    timed = {"forward": forward, "forward_backward": train_step}
-    samples = {(mode, key): [] for mode in timed for key in modules}
-    for round_index in tqdm(range(warmup + repeats), desc="bench rounds", leave=False):
-        # Rotate the visiting order each round so no layer always runs right after the same one.
-        order = list(modules)[round_index % len(modules) :] + list(modules)[: round_index % len(modules)]
-        for key in order:
-            for mode, make in timed.items():
-                seconds = time_once(make(key), device)
-                if round_index >= warmup:
-                    samples[(mode, key)].append(seconds)
+    tasks: dict = {(mode, key): make(key) for key in modules for mode, make in zip(MODES, (forward, train_step))}
+    flops = {task_key: count_flops(call) for task_key, call in tasks.items()}
+    matmul_size = matmul_size or default_matmul_size(device)
+    tasks[MATMUL], matmul_flops = matmul_task(device, matmul_size)
+    samples = round_robin(tasks, repeats, warmup, device_timer(device), "bench rounds", progress)
+    peak = gflops(matmul_flops, median(samples[MATMUL]))
 
     results = {}
     for name in names:
         family = family_of[name]
         shapes = family_shapes[family.key]
-        per_shape = {s.label: {mode: median(samples[(mode, (name, s))]) for mode in timed} for s in shapes}
-        module = modules[(name, shapes[-1])]
+        keys = [(name, s) for s in shapes]
+        per_shape = {key[1].label: {mode: median(samples[(mode, key)]) for mode in MODES} for key in keys}
+        row = {"family": family.key, "per_shape_seconds": per_shape}
+        for mode in MODES:
+            seconds = sum(v[mode] for v in per_shape.values())
+            # The same rounds' samples summed over the shapes: the range of the layer's total.
+            totals = [sum(round_samples) for round_samples in zip(*(samples[(mode, key)] for key in keys))]
+            mode_flops = sum(flops[(mode, key)] for key in keys)
+            row |= {
+                f"{mode}_seconds": seconds,
+                f"{mode}_seconds_range": spread(totals),
+                f"{mode}_flops": mode_flops,
+                f"{mode}_gflops_per_s": gflops(mode_flops, seconds),
+                f"{mode}_percent_of_peak": 100 * gflops(mode_flops, seconds) / peak,
+            }
+        module = modules[keys[-1]]
         probe = smooth_noise(shapes[-1].input_shape(1), gen).to(device)
         with torch.no_grad():
             score = checkerboard_score(_as_images(module(probe)).float().cpu())
-        results[name] = {
-            "family": family.key,
-            "per_shape_seconds": per_shape,
-            "forward_seconds": sum(v["forward"] for v in per_shape.values()),
-            "forward_backward_seconds": sum(v["forward_backward"] for v in per_shape.values()),
-            "parameters": sum(count_parameters(modules[(name, s)]) for s in shapes),
+        taps = overlap(name) if family.key != "conv" and is_deconvolution(module) else None
+        results[name] = row | {
+            "parameters": sum(count_parameters(modules[key]) for key in keys),
             "macs": sum(count_macs(modules[(name, s)], s.input_shape(1)) for s in shapes) * batch_size,
             "checkerboard_at_init": score,
+            "overlap": None
+            if taps is None
+            else {"min_taps": taps.min_taps, "max_taps": taps.max_taps, "even": taps.even},
         }
-    for name, row in results.items():
-        for base in family_of[name].baselines:
-            if base in results:
-                for mode in ("forward", "forward_backward"):
-                    row[f"{mode}_vs_{base}"] = row[f"{mode}_seconds"] / results[base][f"{mode}_seconds"]
-                row[f"macs_vs_{base}"] = row["macs"] / results[base]["macs"]
+    for family in FAMILIES:
+        measures = {"forward": "forward_seconds", "forward_backward": "forward_backward_seconds", "macs": "macs"}
+        add_ratios(results, measures, family.baselines, names=[name for name in results if name in family.names])
     return {
         "environment": device_description(device),
         "config": {
@@ -210,14 +238,26 @@ def run(
             "depth_3d": depth_3d,
             "shapes_3d": [s.label for s in family_shapes["3d"]],
             "conv_shapes": [s.label for s in family_shapes["conv"]],
+            "matmul_size": matmul_size,
         },  # fmt: skip
+        "peak": {"matmul_size": matmul_size, "gflops_per_s": peak, "seconds": median(samples[MATMUL])},
+        "load": finish_load_watch(load).as_dict(),
+        "duration_s": time.perf_counter() - started,
         "results": results,
     }
 
 
+def _overlap_cell(row: dict) -> str:
+    taps = row.get("overlap")
+    if taps is None:
+        return "—"
+    return f"{taps['min_taps']}-{taps['max_taps']} ({'even' if taps['even'] else 'uneven'})"
+
+
 def to_markdown(report: dict) -> str:
-    """One summary table per family present: times summed over its shapes, ratios, checkerboard score."""
-    env, cfg = report["environment"], report["config"]
+    """One summary table per family present: times summed over its shapes, ratios, the roofline
+    (GFLOP/s and % of the measured matmul peak), tap overlap, checkerboard score; then the load."""
+    env, cfg, peak = report["environment"], report["config"], report["peak"]
     where = (
         f"on {env['device_name']} ({env['device']}, {env['cpu_threads']} threads), torch {env['torch']}; "
         f"medians of {cfg['repeats']} rounds after {cfg['warmup']} warm-up."
@@ -237,19 +277,31 @@ def to_markdown(report: dict) -> str:
         if not rows:
             continue
         ratio_columns = [f"fwd+bwd / {base}" for base in family.baselines] + [f"MACs / {family.baselines[-1]}"]
+        overlap_column = " taps per output (overlap) |" if family.key != "conv" else ""
         lines = [
             titles[family.key],
             "",
-            f"| {family.column} | params | GMACs | fwd ms | fwd+bwd ms | {' | '.join(ratio_columns)} "
-            "| checkerboard at init |",
-            "|---|" + "---:|" * (5 + len(ratio_columns)),
+            f"| {family.column} | params | GMACs | fwd ms | fwd GFLOP/s | fwd % peak | fwd+bwd ms | fwd+bwd GFLOP/s "
+            f"| fwd+bwd % peak | {' | '.join(ratio_columns)} |{overlap_column} checkerboard at init |",
+            "|---|" + "---:|" * (9 + len(ratio_columns)) + ("---|" if overlap_column else ""),
         ]
         for name, row in rows.items():
             ratios = [f"forward_backward_vs_{base}" for base in family.baselines] + [f"macs_vs_{family.baselines[-1]}"]
             shown = " | ".join(f"{row[key]:.2f}" if key in row else "—" for key in ratios)
+            roofline = " | ".join(
+                f"{row[f'{mode}_seconds'] * 1e3:.1f} | {row[f'{mode}_gflops_per_s']:.1f} "
+                f"| {row[f'{mode}_percent_of_peak']:.0f}"
+                for mode in MODES
+            )
+            taps = f" {_overlap_cell(row)} |" if overlap_column else ""
             lines.append(
-                f"| {name} | {row['parameters']:,} | {row['macs'] / 1e9:.2f} | {row['forward_seconds'] * 1e3:.1f} "
-                f"| {row['forward_backward_seconds'] * 1e3:.1f} | {shown} | {row['checkerboard_at_init']:.3f} |"
+                f"| {name} | {row['parameters']:,} | {row['macs'] / 1e9:.2f} | {roofline} | {shown} |{taps} "
+                f"{row['checkerboard_at_init']:.3f} |"
             )
         sections.append("\n".join(lines) + "\n")
+    sections.append(
+        f"Roofline ceiling: one {peak['matmul_size']}x{peak['matmul_size']} float32 torch.mm in the same rounds, "
+        f"{peak['gflops_per_s']:.1f} GFLOP/s. Run time {format_minutes(report['duration_s'])}.\n"
+        f"{load_markdown(report['load'])}\n"
+    )
     return "\n".join(sections)

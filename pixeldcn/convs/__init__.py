@@ -9,6 +9,8 @@ Kept apart from ``pixeldcn.upsamplers``: those map H to 2H and share that regist
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from pixeldcn.convs.pixel_cl import PixelCL
@@ -22,13 +24,14 @@ def conv3x3(in_channels: int, out_channels: int, bias: bool = True) -> nn.Conv2d
 CONVS = {"conv": conv3x3, "pixelcl": PixelCL}
 
 
-def build_conv(name: str, in_channels: int, out_channels: int, bias: bool = True) -> nn.Module:
-    """The same-size convolution ``name`` (a key of ``CONVS``), ``in_channels -> out_channels``."""
+def build_conv(name: str, in_channels: int, out_channels: int, bias: bool = True, **options: Any) -> nn.Module:
+    """The same-size convolution ``name`` (a key of ``CONVS``), ``in_channels -> out_channels``;
+    ``options`` go to its constructor (``pixelcl``: ``impl``, ``init``)."""
     try:
         factory = CONVS[name]
     except KeyError:
         raise ValueError(f"unknown convolution {name!r}; valid names: {', '.join(CONVS)}") from None
-    return factory(in_channels, out_channels, bias=bias)
+    return factory(in_channels, out_channels, bias=bias, **options)
 
 
 __all__ = ["CONVS", "PixelCL", "build_conv", "conv3x3"]

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pixeldcn.upsamplers._grid import PHASE_OFFSETS, dilate, interleave, neighbour_term
-from pixeldcn.upsamplers.pixel_dcl import _check_impl
+from pixeldcn.layers.options import add_bias, check_impl, check_init, output_bias, output_variance
+from pixeldcn.layers.phases import PHASE_OFFSETS, dilate, interleave, neighbour_term
 
 # Generation order = phase order of the up-samplers: F1 (even, even), F2 (odd, odd),
 # F3 (odd row, even col), F4 (even row, odd col).
@@ -48,16 +48,18 @@ class PixelCL(nn.Module):
     Phase ``p`` = ``(a, b)`` in ``PHASES`` (F1 (0, 0), F2 (1, 1), F3 (1, 0), F4 (0, 1)) covers
     the output pixels ``(2i + a, 2j + b)``. Its map is generated in that order as
 
-        F_p[i, j] = (K_p * x)[2i + a, 2j + b] + c_p
+        F_p[i, j] = (K_p * x)[2i + a, 2j + b]
                     + sum over taps (dy, dx) in mask_p of W_p[:, :, dy, dx] @ F[2i + a + dy - 1, 2j + b + dx - 1]
 
     where ``K_p * x`` is the 3x3 cross-correlation of the input with ``phase_convs[p]``'s kernel
-    (zero padding 1) and ``c_p`` its bias; only the pixels phase ``p`` needs are computed, as the
+    (zero padding 1, no bias); only the pixels phase ``p`` needs are computed, as the
     paper puts it by a stride-2 convolution of the input shifted by ``(a, b)`` (here: of the
     zero-padded input from row ``a``, column ``b`` on). ``F`` is the output grid holding the maps
     generated so far (zero outside the image) and ``W_p`` the 3x3 kernel ``dependencies[p - 1]``
     (Cout x Cout, no bias) restricted to ``mask_p``, the taps that land on earlier phases
-    (``dependency_taps(p)``). So, on the full grid:
+    (``dependency_taps(p)``). The output is the shuffled maps plus, with ``bias=True``, one
+    per-channel ``bias`` at every pixel alike (added after all dependencies, so no phase reads it
+    and no constant differs between phases). So, on the full grid:
 
     * F1 reads only the input;
     * F2 at (2i+1, 2j+1) also reads F1 at its 4 diagonal neighbours;
@@ -66,23 +68,29 @@ class PixelCL(nn.Module):
       neighbours (F4 sees all 8 neighbours).
 
     With the dependency weights at zero and the four ``phase_convs`` equal, the layer is one
-    ordinary 3x3 convolution with padding 1. ``reference`` computes the dependencies literally:
+    ordinary 3x3 convolution with padding 1 (and bias ``bias``). ``reference`` computes the dependencies literally:
     the earlier maps are dilated onto the H x W grid and convolved there with the masked kernel,
     read at phase ``p``'s pixels. ``fast`` computes the same at H/2 x W/2: each (later, earlier)
     phase pair is one convolution with the 1, 2 or 4 taps joining them (``neighbour_term``). The
     masked taps of ``dependencies`` start at zero and get exactly zero gradient in both forms.
 
-    Parameters (trainable): 4*(9*Cin*Cout + Cout) + 16*Cout^2 (``bias=False``: no 4*Cout)
+    Parameters (trainable): 4*9*Cin*Cout + 16*Cout^2 + Cout (``bias=False``: no Cout)
     (``dependencies`` stores 11*Cout^2 more, fixed at zero).
     MACs per output pixel (fast): 9*Cin*Cout + 4*Cout^2 (an ordinary 3x3 convolution: 9*Cin*Cout).
+
+    ``init="balanced"`` rescales each later phase's kernels after the default draw so that every
+    phase starts with F1's variance for unit-variance input (``init="default"``: PyTorch's default).
 
     Odd H or W would give phases of different sizes and is rejected with a ``ValueError``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = True, impl: str = "fast") -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, bias: bool = True, impl: str = "fast", init: str = "default"
+    ) -> None:
         super().__init__()
-        self.impl = _check_impl(impl)
-        self.phase_convs = nn.ModuleList(nn.Conv2d(in_channels, out_channels, 3, stride=2, bias=bias) for _ in PHASES)
+        self.impl = check_impl(impl)
+        self.phase_convs = nn.ModuleList(nn.Conv2d(in_channels, out_channels, 3, stride=2, bias=False) for _ in PHASES)
+        output_bias(self, out_channels, bias)
         self.dependencies = nn.Parameter(torch.empty(len(PHASES) - 1, out_channels, out_channels, 3, 3))
         masks = torch.stack([dependency_mask(p) for p in range(1, len(PHASES))])
         self.register_buffer("dependency_masks", masks[:, None, None], persistent=False)
@@ -91,6 +99,21 @@ class PixelCL(nn.Module):
                 # nn.Conv2d's default initialisation, as for every other kernel here.
                 nn.init.kaiming_uniform_(weight, a=5**0.5)
             self.dependencies.mul_(self.dependency_masks)
+            if check_init(init) == "balanced":
+                self._balance()
+
+    def _balance(self) -> None:
+        """Scale each later phase's input kernel and dependency kernel together so that, for
+        uncorrelated unit-variance input, every phase starts with F1's variance (the default makes
+        each later phase larger, by what it adds from the earlier ones)."""
+        out_channels = self.out_channels
+        target = output_variance(self.phase_convs[0].weight)
+        for p in range(1, len(PHASES)):
+            kernel, dependency = self.phase_convs[p].weight, self.dependencies[p - 1]
+            expected = output_variance(kernel) + target * dependency.square().sum().item() / out_channels
+            factor = (target / expected) ** 0.5
+            kernel.mul_(factor)
+            dependency.mul_(factor)
 
     @property
     def in_channels(self) -> int:
@@ -116,7 +139,7 @@ class PixelCL(nn.Module):
         for p, (conv, (a, b)) in enumerate(zip(self.phase_convs, PHASES)):
             from_input = conv(padded[:, :, a:, b:])
             maps.append(from_input if p == 0 else from_input + self._from_earlier(maps, p))
-        return interleave(*maps)
+        return add_bias(interleave(*maps), self.bias)
 
     def _from_earlier(self, maps: list[Tensor], p: int) -> Tensor:
         """The dependency term of phase ``p``: what it reads from the maps ``maps[:p]``."""

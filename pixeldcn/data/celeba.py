@@ -17,14 +17,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-import torch
 from PIL import Image
 from torch import Tensor
-from torch.utils.data import Dataset
 
-from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport, missing
-from pixeldcn.data.validation import SkipPolicy, check_not_empty, read_image
+from pixeldcn.data.errors import DatasetFiles, LayoutReport, missing
+from pixeldcn.data.file_dataset import FileDataset
+from pixeldcn.data.transforms import image_tensor
+from pixeldcn.data.validation import read_image
 
 SPLITS = ("train", "val", "test")
 PARTITION_FILE = "list_eval_partition.txt"
@@ -107,7 +106,10 @@ def square_around_box(box: tuple[int, int, int, int], width: int, height: int) -
     return left, top, left + side, top + side
 
 
-class CelebA(Dataset):
+FILES = DatasetFiles("CelebA", LAYOUT, FIX, default_root="data", inspect=inspect_layout)
+
+
+class CelebA(FileDataset):
     """CelebA faces: ``(image, 0)`` with a float32 ``3 x S x S`` image in [0, 1] (see the module doc).
 
     Args:
@@ -119,13 +121,15 @@ class CelebA(Dataset):
         on_error: ``"raise"`` or ``"skip"`` for an unreadable or truncated picture (see
             :class:`~pixeldcn.data.validation.SkipPolicy`).
 
-    The label is always 0: generation uses no attribute.
+    The label is always 0: generation uses no attribute. ``samples`` lists the split's file names.
 
     Raises:
         DatasetNotFoundError: the image directory or a list file is missing (from the constructor),
             or a listed picture is missing (when it is read).
     """
 
+    files = FILES
+    splits = SPLITS
     channels = 3
 
     def __init__(
@@ -137,33 +141,27 @@ class CelebA(Dataset):
         image_dir: str = DEFAULT_IMAGE_DIR,
         on_error: str = "raise",
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r} for CelebA; valid splits: {', '.join(SPLITS)}")
         if image_size < 1:
             raise ValueError(f"image_size must be positive, got {image_size}")
         if crop != "bbox" and not (isinstance(crop, int) and crop > 0):
             raise ValueError(f"crop must be a positive number of pixels or 'bbox', got {crop!r}")
-        problems = check_layout(root, image_dir, bbox=crop == "bbox")
-        if problems:
-            raise DatasetNotFoundError.from_problems("CelebA", problems, LAYOUT, FIX)
-        self.root = Path(root)
-        self.split = split
         self.image_size = image_size
         self.crop = crop
-        self.image_folder = self.root / "celeba" / image_dir
-        self.files = read_partition(self.root / "celeba" / PARTITION_FILE)[split]
+        self.image_folder = Path(root) / "celeba" / image_dir
+        super().__init__(root, split, on_error)
         self.boxes = read_bboxes(self.root / "celeba" / BBOX_FILE) if crop == "bbox" else None
-        check_not_empty(len(self.files), "CelebA", split, self.root / "celeba" / PARTITION_FILE)
-        self.on_error_policy = SkipPolicy(on_error, len(self.files))
 
-    def __len__(self) -> int:
-        return len(self.files)
+    def layout_problems(self) -> list[str]:
+        return check_layout(self.root, self.image_folder.name, bbox=self.crop == "bbox")
 
-    def _read(self, index: int) -> tuple[str, Image.Image]:
-        name = self.files[index]
+    def list_samples(self) -> tuple[list[str], Path]:
+        partition = self.root / "celeba" / PARTITION_FILE
+        return read_partition(partition)[self.split], partition
+
+    def read(self, name: str) -> tuple[str, Image.Image]:
         path = self.image_folder / name
         if not path.is_file():
-            raise DatasetNotFoundError.from_problems("CelebA", [missing(path, f"{self.split} image")], LAYOUT, FIX)
+            raise self.files.not_found([missing(path, f"{self.split} image")])
         return name, read_image(path)
 
     def crop_box(self, name: str, width: int, height: int) -> tuple[int, int, int, int]:
@@ -180,12 +178,9 @@ class CelebA(Dataset):
         left, top = int(round((width - self.crop) / 2.0)), int(round((height - self.crop) / 2.0))
         return left, top, left + self.crop, top + self.crop
 
-    def __getitem__(self, index: int) -> tuple[Tensor, int]:
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for CelebA {self.split} of length {len(self)}")
-        name, face = self.on_error_policy.read(index, self._read)
+    def transform(self, raw: tuple[str, Image.Image]) -> tuple[Tensor, int]:
+        name, face = raw
         face = face.crop(self.crop_box(name, *face.size))
         if face.size != (self.image_size, self.image_size):
             face = face.resize((self.image_size, self.image_size), Image.Resampling.BILINEAR)
-        pixels = np.asarray(face, dtype=np.float32) / np.float32(255.0)
-        return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))), 0
+        return image_tensor(face), 0

@@ -24,14 +24,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from pycocotools.coco import COCO
-from torch import Tensor
-from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport, missing
-from pixeldcn.data.palette import pascal_palette
-from pixeldcn.data.transforms import SegmentationTransform, worker_rng
-from pixeldcn.data.validation import SkipPolicy, check_not_empty, read_pair
+from pixeldcn.data.errors import DatasetFiles, LayoutReport, missing
+from pixeldcn.data.file_dataset import SegmentationFiles
 from pixeldcn.utils.io import atomic_write, atomic_write_text
 
 SPLITS = ("train", "val")
@@ -178,7 +174,10 @@ def build_mask_cache(annotations: Path, cache_dir: Path) -> dict[str, Any]:
     return index
 
 
-class COCOSegmentation(Dataset):
+FILES = DatasetFiles("COCO", LAYOUT, FIX, default_root="data/coco", inspect=inspect_layout)
+
+
+class COCOSegmentation(SegmentationFiles):
     """COCO semantic segmentation pairs resized to ``image_size`` squared.
 
     Args:
@@ -190,16 +189,19 @@ class COCOSegmentation(Dataset):
         scale_range: ``(low, high)`` random scale-crop zoom when augmenting; ``None`` for flip only.
         cache_dir: where converted masks go; defaults to ``<root>/semantic_masks``, and a
             ``<split><year>`` folder is made inside it.
+        normalization: ``"unit"`` or ``"authors"`` (see :mod:`pixeldcn.data.normalization`).
         on_error: ``"raise"`` or ``"skip"`` for an unreadable image or a bad mask (see
             :class:`~pixeldcn.data.validation.SkipPolicy`).
 
     The first construction for a split converts all its masks (with a progress bar); later ones
-    reuse them. Items are ``image`` (float32 ``3 x S x S`` in [0, 1]) and ``mask`` (int64
-    ``S x S``; 0 background, 1 .. 80 categories, 255 = ignore).
+    reuse them. Items are ``image`` (float32 ``3 x S x S``, in [0, 1] with ``normalization="unit"``)
+    and ``mask`` (int64 ``S x S``; 0 background, 1 .. 80 categories, 255 = ignore). ``samples``
+    lists the split's ``(image id, file name)`` pairs.
     """
 
+    files = FILES
+    splits = SPLITS
     ignore_index = IGNORE_INDEX
-    channels = 3
 
     def __init__(
         self,
@@ -210,40 +212,31 @@ class COCOSegmentation(Dataset):
         augment: bool = False,
         scale_range: tuple[float, float] | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
+        normalization: str = "unit",
         on_error: str = "raise",
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r} for COCOSegmentation; valid splits: {', '.join(SPLITS)}")
-        problems = check_layout(root, (split,), year)
-        if problems:
-            raise DatasetNotFoundError.from_problems(f"COCO {year}", problems, LAYOUT, FIX)
-        self.root = Path(root)
-        self.split = split
         self.year = year
-        self.image_size = image_size
-        self.augment = augment and split == "train"
-        self.transform = SegmentationTransform(image_size, self.augment, scale_range, self.ignore_index)
-        self.image_dir = image_dir(root, split, year)
-        self.mask_dir = Path(cache_dir if cache_dir is not None else self.root / "semantic_masks") / f"{split}{year}"
-        annotations = annotation_path(root, split, year)
+        self.cache_dir = cache_dir
+        source_options = {"year": year, "cache_dir": cache_dir}
+        super().__init__(root, split, image_size, augment, scale_range, normalization, on_error, source_options)
+
+    @property
+    def title(self) -> str:
+        return f"COCO {self.year}"
+
+    def layout_problems(self) -> list[str]:
+        return check_layout(self.root, (self.split,), self.year)
+
+    def list_samples(self) -> tuple[list[tuple[int, str]], Path]:
+        self.image_dir = image_dir(self.root, self.split, self.year)
+        cache_root = Path(self.cache_dir) if self.cache_dir is not None else self.root / "semantic_masks"
+        self.mask_dir = cache_root / f"{self.split}{self.year}"
+        annotations = annotation_path(self.root, self.split, self.year)
         index = load_mask_cache(annotations, self.mask_dir) or build_mask_cache(annotations, self.mask_dir)
         self.class_names: list[str] = index["class_names"]
         self.num_classes = len(self.class_names)
-        self.palette = pascal_palette(self.num_classes)
-        self.images: list[tuple[int, str]] = [(int(image_id), name) for image_id, name in index["images"]]
-        check_not_empty(len(self.images), f"COCO {year}", split, annotations)
-        self.on_error_policy = SkipPolicy(on_error, len(self.images))
+        return [(int(image_id), name) for image_id, name in index["images"]], annotations
 
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        image, mask = self.on_error_policy.read(index, self._read)
-        rng = worker_rng() if self.augment else None
-        return self.transform(image, mask, rng)
-
-    def _read(self, index: int) -> tuple[Image.Image, Image.Image]:
-        image_id, file_name = self.images[index]
-        return read_pair(
-            self.image_dir / file_name, self.mask_dir / f"{image_id}.png", self.num_classes, self.ignore_index
-        )
+    def pair_paths(self, sample: tuple[int, str]) -> tuple[Path, Path]:
+        image_id, file_name = sample
+        return self.image_dir / file_name, self.mask_dir / f"{image_id}.png"

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport, missing
+from pixeldcn.data.errors import DatasetFiles, LayoutReport, missing
 from pixeldcn.data.validation import BadSampleError
 
 SPLITS = ("train", "val")
@@ -101,6 +101,9 @@ def inspect_layout(root: str | os.PathLike[str], format: str = "auto") -> Layout
     if volumes[0].is_dir():
         report.counts["slices"] = sum(len(list(series.glob(f"*{DICOM_SUFFIX}"))) for series in volumes)
     return report
+
+
+FILES = DatasetFiles("CT volumes", LAYOUT, FIX, default_root="data/Task07_Pancreas", inspect=inspect_layout)
 
 
 def read_nifti_hu(path: Path) -> np.ndarray:
@@ -223,7 +226,7 @@ class CTVolumes(Dataset):
             raise ValueError(f"val_size must be at least 1, got {val_size}")
         problems = check_layout(root, format)
         if problems:
-            raise DatasetNotFoundError.from_problems("CT volumes", problems, LAYOUT, FIX)
+            raise FILES.not_found(problems)
         volumes = find_volumes(root, format)
         if len(volumes) <= val_size:
             raise ValueError(

@@ -1,13 +1,16 @@
 """Errors and layout reports for datasets whose files are missing or incomplete.
 
-Every dataset module has a cheap ``check_layout(root, ...) -> list[str]`` that its constructor calls
-(so a run stops before any model is built) and a thorough ``inspect_layout(root, ...) ->
-LayoutReport`` that ``scripts/prepare_data.py`` prints.
+Every dataset read from files has a cheap layout check that its constructor runs (so a run stops
+before any model is built) and a thorough ``inspect_layout(root, **options) -> LayoutReport``. Its
+module exports both with the expected layout as ``FILES``, a :class:`DatasetFiles`, which is
+what ``scripts/prepare_data.py`` finds and prints: a new dataset module with ``FILES`` is checkable
+there without any other change.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -51,3 +54,27 @@ class LayoutReport:
     @property
     def usable(self) -> bool:
         return not self.problems
+
+
+@dataclass(frozen=True)
+class DatasetFiles:
+    """What a dataset read from files expects on disk, for its errors and ``scripts/prepare_data.py``.
+
+    Attributes:
+        title: human-readable name, e.g. ``"PASCAL VOC 2012"``.
+        layout: the expected directory layout, in one line.
+        fix: what to do when files are missing, naming the override (``dataset.root=...``).
+        default_root: where ``prepare_data.py`` looks without ``--root``.
+        inspect: ``inspect(root, **options) -> LayoutReport``; its keyword options (with defaults)
+            become ``prepare_data.py``'s options.
+    """
+
+    title: str
+    layout: str
+    fix: str
+    default_root: str
+    inspect: Callable[..., LayoutReport]
+
+    def not_found(self, problems: list[str], title: str | None = None) -> DatasetNotFoundError:
+        """The one-line error for ``problems`` (``title`` overrides the dataset's name, e.g. ``"COCO 2014"``)."""
+        return DatasetNotFoundError.from_problems(title or self.title, problems, self.layout, self.fix)

@@ -1,12 +1,16 @@
 """Fashion-MNIST garments as images for generation, read offline from the Debian idx files.
 
-The files are those of Debian's ``dataset-fashion-mnist`` package (``train-*`` with 60000
-garments, ``t10k-*`` with 10000), read with :func:`pixeldcn.data.fashion_scenes.read_idx`; see
-:mod:`pixeldcn.data.fashion_scenes` for the layout. Splits:
+The files are those of Debian's ``dataset-fashion-mnist`` package
+(``/usr/share/datasets/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``, ``train``
+with 60000 garments, ``t10k`` with 10000); plain, uncompressed copies with the same names work too.
+They are read with :mod:`pixeldcn.data.idx`. Splits:
 
 * ``train``: the training file without its last ``val_size`` garments;
 * ``val``: the last ``val_size`` garments of the training file (held out from ``train``);
 * ``test``: the ``t10k`` file.
+
+This module also holds what every Fashion-MNIST reader shares (``DEFAULT_ROOT``,
+``GARMENT_NAMES``, the layout in ``LAYOUT`` and :func:`read_garments`), e.g. ``FashionScenes``.
 """
 
 from __future__ import annotations
@@ -15,42 +19,43 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport
-from pixeldcn.data.fashion_scenes import (
-    DEFAULT_ROOT,
-    FIX,
-    GARMENT_NAMES,
-    LAYOUT,
-    idx_path,
-    missing_idx_files,
-    read_garments,
-    read_idx_shape,
-)
+from pixeldcn.data.errors import DatasetFiles, LayoutReport
+from pixeldcn.data.idx import check_idx_layout, idx_path, inspect_idx_layout, read_idx_pair, read_idx_shape
+from pixeldcn.data.transforms import image_tensor
 
+DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"
+GARMENT_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+LAYOUT = (
+    "<root>/{train,t10k}-images-idx3-ubyte[.gz] and <root>/{train,t10k}-labels-idx1-ubyte[.gz] "
+    "(Debian's dataset-fashion-mnist puts them in /usr/share/datasets/fashion-mnist)"
+)
+FIX = "run `make fashion-data` (apt-get install dataset-fashion-mnist) or set dataset.root=/path/to/fashion-mnist"
 SPLITS = ("train", "val", "test")
 SOURCE_PREFIX = {"train": "train", "val": "train", "test": "t10k"}
 NATIVE_SIZE = 28
 
 
-def check_layout(root: str | os.PathLike[str], splits: tuple[str, ...] = SPLITS) -> list[str]:
-    """Problems that stop the given splits from loading: missing idx files (plain or .gz)."""
-    return missing_idx_files(root, (SOURCE_PREFIX[split] for split in splits))
+def read_garments(root: str | os.PathLike[str], prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``N x 28 x 28`` uint8 garments and their ``N`` labels (0..9) of the ``prefix`` idx files.
+
+    Raises:
+        ValueError: the two files disagree in length, or a label is outside 0..9, or there are none.
+    """
+    return read_idx_pair(root, prefix, len(GARMENT_NAMES))
 
 
 def inspect_layout(root: str | os.PathLike[str]) -> LayoutReport:
-    """Count the garments in each idx file (headers only) and list what is missing."""
-    report = LayoutReport(problems=check_layout(root))
-    for prefix in ("train", "t10k"):
-        for kind in ("images", "labels"):
-            path = idx_path(root, prefix, kind)
-            if path is not None:
-                report.counts[f"{prefix} {kind}"] = read_idx_shape(path)[0]
-    return report
+    """Count the garments of the training and test files (headers only) and list what is missing."""
+    return inspect_idx_layout(root, {"train": "train", "t10k": "t10k"})
+
+
+FILES = DatasetFiles("Fashion-MNIST", LAYOUT, FIX, default_root=DEFAULT_ROOT, inspect=inspect_layout)
 
 
 class FashionMNIST(Dataset):
@@ -85,9 +90,9 @@ class FashionMNIST(Dataset):
             raise ValueError(f"image_size must be positive, got {image_size}")
         if val_size < 1:
             raise ValueError(f"val_size must be at least 1, got {val_size}")
-        problems = check_layout(root, (split,))
+        problems = check_idx_layout(root, [SOURCE_PREFIX[split]])
         if problems:
-            raise DatasetNotFoundError.from_problems("Fashion-MNIST", problems, LAYOUT, FIX)
+            raise FILES.not_found(problems)
         self.root = Path(root)
         self.split = split
         self.image_size = image_size
@@ -129,5 +134,4 @@ class FashionMNIST(Dataset):
             garment = np.asarray(
                 Image.fromarray(garment).resize((self.image_size, self.image_size), Image.Resampling.BILINEAR)
             )
-        pixels = torch.from_numpy(garment.astype(np.float32) / np.float32(255.0))
-        return pixels[None], int(labels[row])
+        return image_tensor(garment), int(labels[row])

@@ -5,174 +5,49 @@ tinted with a random colour) on a textured canvas. A garment is alpha-blended wi
 intensity as opacity, and its pixels brighter than ``threshold`` are labelled with its class
 (1 .. 10); everything else is background (0). Later garments occlude earlier ones.
 
-The idx files are read as Debian's ``dataset-fashion-mnist`` package ships them
-(``/usr/share/datasets/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``); plain,
-uncompressed copies with the same names work too. Train scenes draw garments from the 60k training
-pictures, val scenes from the 10k test pictures.
+The garments are read from the Fashion-MNIST idx files (see :mod:`pixeldcn.data.fashion_mnist`
+for where they live). Train scenes draw garments from the 60k training pictures, val scenes from
+the 10k test pictures.
 """
 
 from __future__ import annotations
 
-import gzip
 import os
-import struct
-from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 from torch import Tensor
 
-from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport, missing
+from pixeldcn.data import fashion_mnist
+from pixeldcn.data.errors import LayoutReport
+from pixeldcn.data.fashion_mnist import DEFAULT_ROOT, GARMENT_NAMES, read_garments
+from pixeldcn.data.idx import check_idx_layout, inspect_idx_layout
 from pixeldcn.data.procedural import ProceduralDataset
 from pixeldcn.data.synthetic_shapes import random_background
 from pixeldcn.data.transforms import SegmentationTransform
 
-DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"
 SPLITS = ("train", "val")
 # Scenes of each split are built from this idx file set.
 SOURCE_PREFIX = {"train": "train", "val": "t10k"}
 DEFAULT_NUM_SAMPLES = {"train": 10000, "val": 1000}
-GARMENT_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
 CLASS_NAMES = ("background", *GARMENT_NAMES)
-LAYOUT = (
-    "<root>/{train,t10k}-images-idx3-ubyte[.gz] and <root>/{train,t10k}-labels-idx1-ubyte[.gz] "
-    "(Debian's dataset-fashion-mnist puts them in /usr/share/datasets/fashion-mnist)"
-)
-FIX = "run `make fashion-data` (apt-get install dataset-fashion-mnist) or set dataset.root=/path/to/fashion-mnist"
-
-# idx type codes (third magic byte) -> big-endian numpy dtypes.
-IDX_DTYPES = {
-    0x08: np.dtype(">u1"),
-    0x09: np.dtype(">i1"),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
-GZIP_MAGIC = b"\x1f\x8b"
-
-
-def _open_idx(path: Path) -> BinaryIO:
-    with open(path, "rb") as probe:
-        compressed = probe.read(2) == GZIP_MAGIC
-    return gzip.open(path, "rb") if compressed else open(path, "rb")
-
-
-def _read_header(stream: BinaryIO, path: Path) -> tuple[np.dtype, tuple[int, ...]]:
-    magic = stream.read(4)
-    if len(magic) != 4 or magic[:2] != b"\x00\x00" or magic[2] not in IDX_DTYPES:
-        raise ValueError(f"{path} is not an idx file: bad magic number {magic.hex() or '(empty)'}")
-    ndim = magic[3]
-    dims = stream.read(4 * ndim)
-    if len(dims) != 4 * ndim:
-        raise ValueError(f"{path} is truncated: its idx header announces {ndim} dimensions")
-    return IDX_DTYPES[magic[2]], struct.unpack(f">{ndim}I", dims)
-
-
-def read_idx_shape(path: str | os.PathLike[str]) -> tuple[int, ...]:
-    """The array shape an idx file (plain or gzip-compressed) announces, reading only its header."""
-    path = Path(path)
-    with _open_idx(path) as stream:
-        return _read_header(stream, path)[1]
-
-
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an idx file (the MNIST format), plain or gzip-compressed, into a native-endian array.
-
-    The format: two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
-    0x0D float32, 0x0E float64), the number of dimensions, one big-endian uint32 per dimension,
-    then the values in big-endian C order.
-
-    Raises:
-        ValueError: the magic number is wrong or the data is shorter or longer than announced.
-    """
-    path = Path(path)
-    with _open_idx(path) as stream:
-        dtype, shape = _read_header(stream, path)
-        payload = stream.read()
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(payload) != expected:
-        raise ValueError(f"{path} holds {len(payload)} data bytes, its idx header announces {expected} for {shape}")
-    return np.frombuffer(payload, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
-
-
-def idx_path(root: str | os.PathLike[str], prefix: str, kind: str) -> Path | None:
-    """The idx file ``<prefix>-images-idx3-ubyte`` or ``<prefix>-labels-idx1-ubyte`` in ``root``.
-
-    Prefers the plain file over the ``.gz`` one; ``None`` when neither exists.
-    """
-    name = {"images": f"{prefix}-images-idx3-ubyte", "labels": f"{prefix}-labels-idx1-ubyte"}[kind]
-    for candidate in (Path(root) / name, Path(root) / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def read_garments(root: str | os.PathLike[str], prefix: str) -> tuple[np.ndarray, np.ndarray]:
-    """The ``N x 28 x 28`` uint8 garments and their ``N`` labels (0..9) of the ``prefix`` idx files.
-
-    Raises:
-        ValueError: the two files disagree in length, or a label is outside 0..9, or there are none.
-    """
-    images = read_idx(idx_path(root, prefix, "images"))
-    labels = read_idx(idx_path(root, prefix, "labels"))
-    if images.ndim != 3 or labels.shape != images.shape[:1]:
-        raise ValueError(
-            f"Fashion-MNIST {prefix} files in {root} disagree: images {images.shape}, labels {labels.shape}"
-        )
-    if len(labels) == 0 or labels.min() < 0 or labels.max() >= len(GARMENT_NAMES):
-        raise ValueError(f"Fashion-MNIST {prefix} labels in {root} must be 0..9 and not empty")
-    return images, labels
-
-
-def missing_idx_files(root: str | os.PathLike[str], prefixes: Iterable[str]) -> list[str]:
-    """Problems for the idx files of each prefix (``train``, ``t10k``) that ``root`` lacks (plain or .gz)."""
-    if not Path(root).is_dir():
-        return [missing(root, "directory")]
-    problems = []
-    for prefix in dict.fromkeys(prefixes):
-        for kind, name in (("images", "images-idx3"), ("labels", "labels-idx1")):
-            if idx_path(root, prefix, kind) is None:
-                problems.append(missing(Path(root) / f"{prefix}-{name}-ubyte[.gz]", f"{prefix} {kind} file"))
-    return problems
-
-
-def check_layout(root: str | os.PathLike[str], splits: tuple[str, ...] = SPLITS) -> list[str]:
-    """Problems that stop the given splits from loading: missing idx files (plain or .gz)."""
-    return missing_idx_files(root, (SOURCE_PREFIX[split] for split in splits))
 
 
 def inspect_layout(root: str | os.PathLike[str]) -> LayoutReport:
-    """Count the garments in each idx file (headers only) and list what is missing or inconsistent."""
-    report = LayoutReport(problems=check_layout(root))
-    for split in SPLITS:
-        shapes = {}
-        for kind in ("images", "labels"):
-            path = idx_path(root, SOURCE_PREFIX[split], kind)
-            if path is None:
-                continue
-            try:
-                shapes[kind] = read_idx_shape(path)
-            except (OSError, ValueError) as error:
-                report.problems.append(f"unreadable {split} {kind} file {path}: {error}")
-                continue
-            report.counts[f"{split} {kind}"] = shapes[kind][0]
-        if len(shapes) == 2 and shapes["images"][0] != shapes["labels"][0]:
-            report.problems.append(
-                f"{split} has {shapes['images'][0]} images but {shapes['labels'][0]} labels in {os.path.abspath(root)}"
-            )
-    return report
+    """Count the garments each split draws from (idx headers only) and list what is missing or inconsistent."""
+    return inspect_idx_layout(root, SOURCE_PREFIX)
+
+
+FILES = replace(fashion_mnist.FILES, title="Fashion-MNIST (for FashionScenes)", inspect=inspect_layout)
 
 
 class FashionScenes(ProceduralDataset):
     """Scenes of tinted Fashion-MNIST garments on textured canvases, labelled per pixel.
 
     Args:
-        root: directory holding the idx files (see ``LAYOUT``).
+        root: directory holding the Fashion-MNIST idx files (``pixeldcn.data.fashion_mnist.LAYOUT``).
         split: ``"train"`` (garments from the training idx files) or ``"val"`` (from ``t10k``).
         image_size: side of the square scenes.
         objects: ``(fewest, most)`` garments per scene, inclusive.
@@ -216,9 +91,9 @@ class FashionScenes(ProceduralDataset):
             raise ValueError(f"garment_scale must be (low, high) with 0 < low <= high, got {tuple(garment_scale)}")
         if not 0.0 <= threshold < 1.0:
             raise ValueError(f"threshold must be in [0, 1), got {threshold}")
-        problems = check_layout(root, (split,))
+        problems = check_idx_layout(root, [SOURCE_PREFIX[split]])
         if problems:
-            raise DatasetNotFoundError.from_problems("Fashion-MNIST", problems, LAYOUT, FIX)
+            raise fashion_mnist.FILES.not_found(problems)
         self.root = Path(root)
         self.objects = (int(objects[0]), int(objects[1]))
         self.garment_scale = (float(garment_scale[0]), float(garment_scale[1]))

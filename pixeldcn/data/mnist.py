@@ -6,7 +6,7 @@
     <root>/t10k-labels-idx1-ubyte[.gz]
 
 The same idx format and file names as Fashion-MNIST, read by the same functions
-(:mod:`pixeldcn.data.fashion_scenes` today). Splits as :class:`~pixeldcn.data.fashion_mnist.FashionMNIST`'s:
+(:mod:`pixeldcn.data.idx`). Splits as :class:`~pixeldcn.data.fashion_mnist.FashionMNIST`'s:
 
 * ``train``: the training file without its last ``val_size`` digits;
 * ``val``: the last ``val_size`` digits of the training file (held out from ``train``);
@@ -19,13 +19,13 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport
-from pixeldcn.data.fashion_scenes import idx_path, missing_idx_files, read_idx, read_idx_shape
+from pixeldcn.data.errors import DatasetFiles, LayoutReport
+from pixeldcn.data.idx import check_idx_layout, idx_path, inspect_idx_layout, read_idx_pair, read_idx_shape
+from pixeldcn.data.transforms import image_tensor
 
 SPLITS = ("train", "val", "test")
 SOURCE_PREFIX = {"train": "train", "val": "train", "test": "t10k"}
@@ -43,33 +43,24 @@ FIX = "set dataset.root=/path/to/mnist (the directory holding the four files)"
 
 def check_layout(root: str | os.PathLike[str], splits: tuple[str, ...] = SPLITS) -> list[str]:
     """Problems that stop the given splits from loading: missing idx files (plain or .gz)."""
-    return missing_idx_files(root, (SOURCE_PREFIX[split] for split in splits))
+    return check_idx_layout(root, [SOURCE_PREFIX[split] for split in splits])
 
 
 def inspect_layout(root: str | os.PathLike[str]) -> LayoutReport:
-    """Count the digits in each idx file (headers only) and list what is missing."""
-    report = LayoutReport(problems=check_layout(root))
-    for prefix in ("train", "t10k"):
-        for kind in ("images", "labels"):
-            path = idx_path(root, prefix, kind)
-            if path is not None:
-                report.counts[f"{prefix} {kind}"] = read_idx_shape(path)[0]
-    return report
+    """Count the digits in each idx file (headers only) and list what is missing or inconsistent."""
+    return inspect_idx_layout(root, {"train": "train", "t10k": "t10k"})
+
+
+FILES = DatasetFiles("MNIST", LAYOUT, FIX, default_root="data/mnist", inspect=inspect_layout)
 
 
 def read_digits(root: str | os.PathLike[str], prefix: str) -> tuple[np.ndarray, np.ndarray]:
-    """The ``N x H x W`` uint8 digits and ``N`` labels of the ``prefix`` (``train``/``t10k``) idx files.
+    """The ``N x H x W`` uint8 digits and ``N`` labels (0..9) of the ``prefix`` (``train``/``t10k``) idx files.
 
     Raises:
         ValueError: the files disagree in length, a label is outside 0..9, or there are none.
     """
-    images = read_idx(idx_path(root, prefix, "images"))
-    labels = read_idx(idx_path(root, prefix, "labels"))
-    if images.ndim != 3 or labels.shape != images.shape[:1]:
-        raise ValueError(f"MNIST {prefix} files in {root} disagree: images {images.shape}, labels {labels.shape}")
-    if len(labels) == 0 or labels.min() < 0 or labels.max() >= NUM_CLASSES:
-        raise ValueError(f"MNIST {prefix} labels in {root} must be 0..9 and not empty")
-    return images, labels
+    return read_idx_pair(root, prefix, NUM_CLASSES)
 
 
 class MNIST(Dataset):
@@ -106,7 +97,7 @@ class MNIST(Dataset):
             raise ValueError(f"val_size must be at least 1, got {val_size}")
         problems = check_layout(root, (split,))
         if problems:
-            raise DatasetNotFoundError.from_problems("MNIST", problems, LAYOUT, FIX)
+            raise FILES.not_found(problems)
         self.root = Path(root)
         self.split = split
         self.image_size = image_size
@@ -142,4 +133,4 @@ class MNIST(Dataset):
             digit = np.asarray(
                 Image.fromarray(digit).resize((self.image_size, self.image_size), Image.Resampling.BILINEAR)
             )
-        return torch.from_numpy(digit.astype(np.float32) / np.float32(255.0))[None], int(labels[row])
+        return image_tensor(digit), int(labels[row])

@@ -16,10 +16,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from pixeldcn.data.procedural import ProceduralDataset
+from pixeldcn.data.transforms import image_tensor
 
 SPLITS = ("train", "val", "test")
 DEFAULT_NUM_SAMPLES = {"train": 10000, "val": 1000, "test": 1000}
@@ -103,7 +103,7 @@ class SyntheticFaces(ProceduralDataset):
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
         self.check_index(index)
         image, _ = self.render(index)
-        return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), 0
+        return image_tensor(image), 0
 
     def render(self, index: int) -> tuple[np.ndarray, Face]:
         """Sample ``index``: a float32 ``S x S x 3`` image in [0, 1] and where its parts are."""

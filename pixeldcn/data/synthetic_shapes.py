@@ -24,7 +24,9 @@ import torch
 from PIL import Image, ImageDraw
 from torch import Tensor
 
+from pixeldcn.data.normalization import authors_normalize, check_normalization, training_mean
 from pixeldcn.data.procedural import ProceduralDataset
+from pixeldcn.data.transforms import image_tensor
 
 SPLITS = ("train", "val")
 CLASS_NAMES = ("background", "ellipse", "triangle", "rectangle", "stripes")
@@ -101,8 +103,11 @@ class SyntheticShapes(ProceduralDataset):
         seed: base seed; sample ``index`` depends only on ``(seed, split, index)``.
         num_classes: 2 to 5; uses background plus the first ``num_classes - 1`` shape classes of
             ``ellipse, triangle, rectangle, stripes``.
+        normalization: ``"unit"`` (pixels in [0, 1]) or ``"authors"`` (0 .. 255 minus the training
+            split's per-channel mean; see :mod:`pixeldcn.data.normalization`).
 
-    Items are ``image`` (float32 ``3 x S x S`` in [0, 1]) and ``mask`` (int64 ``S x S`` class ids).
+    Items are ``image`` (float32 ``3 x S x S``, in [0, 1] with ``normalization="unit"``) and ``mask``
+    (int64 ``S x S`` class ids).
     """
 
     ignore_index = 255
@@ -117,14 +122,26 @@ class SyntheticShapes(ProceduralDataset):
         num_samples: int | None = None,
         seed: int = 0,
         num_classes: int = len(CLASS_NAMES),
+        normalization: str = "unit",
     ) -> None:
         super().__init__(split, image_size, num_samples, seed)
         self.use_classes(CLASS_NAMES, num_classes)
+        check_normalization(normalization)
+        self.normalization = normalization
+        self.pixel_mean: Tensor | None = None
+        if normalization == "authors":
+            # The training split of this configuration: its length is num_samples when that is set.
+            options = {"image_size": image_size, "num_samples": num_samples, "seed": seed, "num_classes": num_classes}
+            key = {"dataset": type(self).__qualname__, **options}
+            self.pixel_mean = training_mean(key, lambda: SyntheticShapes("train", **options))
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         self.check_index(index)
         image, mask = self.render(index)
-        return torch.from_numpy(image.transpose(2, 0, 1).copy()), torch.from_numpy(mask)
+        pixels = image_tensor(image)
+        if self.pixel_mean is not None:
+            pixels = authors_normalize(pixels, self.pixel_mean)
+        return pixels, torch.from_numpy(mask)
 
     def render(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Sample ``index`` as numpy arrays: float32 ``S x S x 3`` image and int64 ``S x S`` mask."""

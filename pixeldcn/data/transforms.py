@@ -52,12 +52,25 @@ def scale_crop_pair(
     return image_canvas, mask_canvas
 
 
+def image_tensor(picture: Image.Image | np.ndarray) -> Tensor:
+    """A picture as a float32 ``C x H x W`` tensor (``1 x H x W`` for a grey ``H x W`` one).
+
+    PIL images and uint8 arrays are scaled from 0 .. 255 to [0, 1]; float arrays keep their values
+    (as torchvision's ``to_tensor``).
+    """
+    # numpy rather than torch: torch's intra-op threads make this small copy slow on a busy CPU.
+    pixels = np.asarray(picture)
+    if pixels.dtype == np.uint8:
+        pixels = pixels.astype(np.float32) / np.float32(255.0)
+    pixels = pixels.astype(np.float32, copy=False)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+
+
 def to_tensors(image: Image.Image, mask: Image.Image) -> tuple[Tensor, Tensor]:
     """Convert to the dataset contract: float32 ``3 x H x W`` in [0, 1] and int64 ``H x W`` class ids."""
-    # numpy rather than torch: torch's intra-op threads make this small copy slow on a busy CPU.
-    pixels = np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255.0)
-    labels = np.array(mask, dtype=np.int64)
-    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))), torch.from_numpy(labels)
+    return image_tensor(image.convert("RGB")), torch.from_numpy(np.array(mask, dtype=np.int64))
 
 
 def worker_rng() -> np.random.Generator:

@@ -17,14 +17,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PIL import Image
-from torch import Tensor
-from torch.utils.data import Dataset
-
-from pixeldcn.data.errors import DatasetNotFoundError, LayoutReport, missing
-from pixeldcn.data.palette import pascal_palette
-from pixeldcn.data.transforms import SegmentationTransform, worker_rng
-from pixeldcn.data.validation import SkipPolicy, check_not_empty, read_pair
+from pixeldcn.data.errors import DatasetFiles, LayoutReport, missing
+from pixeldcn.data.file_dataset import SegmentationFiles
 
 SPLITS = ("train", "val")
 CLASS_NAMES = (
@@ -86,7 +80,10 @@ def inspect_layout(root: str | os.PathLike[str], sbd: bool = False) -> LayoutRep
     return report
 
 
-class VOCSegmentation(Dataset):
+FILES = DatasetFiles("PASCAL VOC 2012", LAYOUT, FIX, default_root="data/voc", inspect=inspect_layout)
+
+
+class VOCSegmentation(SegmentationFiles):
     """PASCAL VOC 2012 segmentation pairs resized to ``image_size`` squared.
 
     Args:
@@ -97,16 +94,18 @@ class VOCSegmentation(Dataset):
         sbd: train on SBD's augmented set (``train_aug.txt``, ``SegmentationClassAug``); val is
             always VOC's own.
         scale_range: ``(low, high)`` random scale-crop zoom when augmenting; ``None`` for flip only.
+        normalization: ``"unit"`` or ``"authors"`` (see :mod:`pixeldcn.data.normalization`).
         on_error: what an unreadable image or mask, a size mismatch or out-of-range mask values do:
             ``"raise"`` stops with the file's name, ``"skip"`` warns and uses the next good sample
             (see :class:`~pixeldcn.data.validation.SkipPolicy`).
 
-    Items are ``image`` (float32 ``3 x S x S`` in [0, 1]) and ``mask`` (int64 ``S x S``; class ids
-    0 .. 20, 255 = ignore). An empty id list raises :class:`~pixeldcn.data.validation.EmptySplitError`.
+    Items are ``image`` (float32 ``3 x S x S``, in [0, 1] with ``normalization="unit"``) and ``mask``
+    (int64 ``S x S``; class ids 0 .. 20, 255 = ignore). ``samples`` lists the split's image ids. An
+    empty id list raises :class:`~pixeldcn.data.validation.EmptySplitError`.
     """
 
-    ignore_index = 255
-    channels = 3
+    files = FILES
+    splits = SPLITS
     num_classes = len(CLASS_NAMES)
 
     def __init__(
@@ -117,36 +116,21 @@ class VOCSegmentation(Dataset):
         augment: bool = False,
         sbd: bool = False,
         scale_range: tuple[float, float] | None = None,
+        normalization: str = "unit",
         on_error: str = "raise",
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r} for VOCSegmentation; valid splits: {', '.join(SPLITS)}")
-        problems = check_layout(root, (split,), sbd)
-        if problems:
-            raise DatasetNotFoundError.from_problems("PASCAL VOC 2012", problems, LAYOUT, FIX)
-        self.root = Path(root)
-        self.split = split
-        self.image_size = image_size
         self.sbd = sbd
-        self.augment = augment and split == "train"
-        self.transform = SegmentationTransform(image_size, self.augment, scale_range, self.ignore_index)
         self.class_names = list(CLASS_NAMES)
-        self.palette = pascal_palette(self.num_classes)
-        id_list, self.image_dir, self.mask_dir = split_files(root, split, sbd)
-        self.ids = read_ids(id_list)
-        check_not_empty(len(self.ids), "PASCAL VOC 2012", split, id_list)
-        self.on_error_policy = SkipPolicy(on_error, len(self.ids))
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        image, mask = self.on_error_policy.read(index, self._read)
-        rng = worker_rng() if self.augment else None
-        return self.transform(image, mask, rng)
-
-    def _read(self, index: int) -> tuple[Image.Image, Image.Image]:
-        image_id = self.ids[index]
-        return read_pair(
-            self.image_dir / f"{image_id}.jpg", self.mask_dir / f"{image_id}.png", self.num_classes, self.ignore_index
+        super().__init__(
+            root, split, image_size, augment, scale_range, normalization, on_error, source_options={"sbd": sbd}
         )
+
+    def layout_problems(self) -> list[str]:
+        return check_layout(self.root, (self.split,), self.sbd)
+
+    def list_samples(self) -> tuple[list[str], Path]:
+        id_list, self.image_dir, self.mask_dir = split_files(self.root, self.split, self.sbd)
+        return read_ids(id_list), id_list
+
+    def pair_paths(self, image_id: str) -> tuple[Path, Path]:
+        return self.image_dir / f"{image_id}.jpg", self.mask_dir / f"{image_id}.png"

@@ -1,17 +1,18 @@
-"""Checkpoint files: one writer (atomic) and one reader for ``last.pt``, ``best.pt`` and evaluation.
+"""Checkpoint files: the training state they hold, one writer (atomic) and one reader.
 
-A checkpoint is a dict holding everything a run needs to continue exactly where it stopped:
+A checkpoint is a flat dict holding everything a run needs to continue exactly where it stopped:
 
-- ``model``, ``optimizer``, ``scheduler``: state dicts (``scheduler`` is ``None`` without one);
-- ``epoch``: epochs finished; ``batches_in_epoch``: batches of epoch ``epoch + 1`` already
-  trained (non-zero only when ``trainer.max_steps`` stopped a run inside an epoch); ``step``:
-  optimizer steps taken;
+- ``model``, ``optimizer``, ``scheduler``, ``grad_scaler``: state dicts (``scheduler`` is
+  ``None`` without one, ``grad_scaler`` empty unless ``precision=fp16``);
+- the entries of :class:`TrainingState`: ``epoch`` (epochs finished), ``batches_in_epoch``
+  (batches of epoch ``epoch + 1`` already trained; non-zero when ``trainer.max_steps`` or a signal
+  stopped a run inside an epoch), ``step`` (optimizer steps taken), ``best``
+  (``{"metric", "mode", "value", "epoch"}`` of the best validation so far), ``history`` (one entry
+  per validated epoch, as in ``metrics.json``), ``log_sums`` and ``log_counts`` (sum and count of
+  each training log over the batches of epoch ``epoch + 1`` trained so far, so a resumed epoch
+  reports its full mean) and ``train_timing`` (``epoch_s``, ``iteration_s`` and ``images`` for
+  ``timing.json``);
 - ``rng``: the global generators (:func:`pixeldcn.engine.seed.get_rng_state`);
-- ``best``: ``{"metric", "mode", "value", "epoch"}`` of the best validation so far;
-- ``history``: one entry per validated epoch, as in ``metrics.json``;
-- ``log_sums``, ``log_counts``: sum and count of each training log over the batches of epoch
-  ``epoch + 1`` trained so far (empty between epochs), so a resumed epoch reports its full mean;
-- ``iteration_s``: the measured duration of every training iteration, for ``timing.json``;
 - ``config``: the run's resolved configuration, ``choices``: its Hydra group choices;
 - ``format``: :data:`CHECKPOINT_FORMAT`.
 
@@ -26,11 +27,16 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
+from pixeldcn.engine.seed import get_rng_state, set_rng_state
+from pixeldcn.engine.timing import TrainTiming
 from pixeldcn.utils.io import atomic_torch_save
 
 CHECKPOINT_FORMAT = 1
@@ -41,6 +47,91 @@ PREVIOUS_SUFFIX = ".prev"
 
 class CheckpointError(ValueError):
     """A file is not a readable pixeldcn checkpoint."""
+
+
+@dataclass
+class TrainingState:
+    """Where training stands: finished epochs, batches into the next one, steps, and the records."""
+
+    best: dict[str, Any]
+    timing: TrainTiming
+    epoch: int = 0
+    batches_in_epoch: int = 0
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    # Sum and count of every training log over the batches of the epoch in progress.
+    log_sums: dict[str, float] = field(default_factory=dict)
+    log_counts: dict[str, int] = field(default_factory=dict)
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        """This state as checkpoint entries (see the module doc)."""
+        return {
+            "epoch": self.epoch,
+            "batches_in_epoch": self.batches_in_epoch,
+            "step": self.step,
+            "best": self.best,
+            "history": self.history,
+            "log_sums": self.log_sums,
+            "log_counts": self.log_counts,
+            "train_timing": {
+                "epoch_s": self.timing.epoch_s,
+                "iteration_s": self.timing.iteration_s,
+                "images": self.timing.images,
+            },
+        }
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Mapping[str, Any], timing_warmup: int) -> TrainingState:
+        """The state :meth:`to_checkpoint` saved into ``checkpoint``."""
+        return cls(
+            best=checkpoint["best"],
+            timing=TrainTiming(**checkpoint["train_timing"], warmup=timing_warmup),
+            epoch=checkpoint["epoch"],
+            batches_in_epoch=checkpoint["batches_in_epoch"],
+            step=checkpoint["step"],
+            history=checkpoint["history"],
+            log_sums=checkpoint.get("log_sums", {}),
+            log_counts=checkpoint.get("log_counts", {}),
+        )
+
+
+def training_checkpoint(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    grad_scaler: torch.amp.GradScaler,
+    state: TrainingState,
+    metadata: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The checkpoint of a training run at ``state`` (``model`` unwrapped; ``metadata``: config, choices)."""
+    return {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "grad_scaler": grad_scaler.state_dict(),  # {} unless fp16
+        **state.to_checkpoint(),
+        "rng": get_rng_state(),
+        **metadata,
+    }
+
+
+def restore_training(
+    checkpoint: Mapping[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    grad_scaler: torch.amp.GradScaler,
+    timing_warmup: int,
+) -> TrainingState:
+    """Load what :func:`training_checkpoint` saved into the objects, the global generators included."""
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    if scheduler is not None and checkpoint["scheduler"] is not None:
+        scheduler.load_state_dict(checkpoint["scheduler"])
+    if checkpoint.get("grad_scaler"):
+        grad_scaler.load_state_dict(checkpoint["grad_scaler"])
+    set_rng_state(checkpoint["rng"])
+    return TrainingState.from_checkpoint(checkpoint, timing_warmup)
 
 
 def previous_path(path: str | os.PathLike[str]) -> Path:

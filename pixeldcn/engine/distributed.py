@@ -1,4 +1,4 @@
-"""Scaling out and speeding up the one training loop: torchrun/DDP helpers and per-step settings.
+"""Scaling out the one training loop: the torchrun process group, data and model sharding, reductions.
 
 Distributed runs are started by ``torchrun``, which sets ``RANK``, ``LOCAL_RANK`` and
 ``WORLD_SIZE`` for every process; :func:`setup` then joins the process group (NCCL on GPUs, Gloo
@@ -16,23 +16,18 @@ What the engine does with them:
 * files: only rank 0 writes (checkpoints, ``metrics.json``, TensorBoard, ``train.log``), into rank
   0's run directory, which :func:`shared_run_dir` broadcasts (Hydra names a directory per process
   from the clock, and ranks may start in different seconds).
-
-:class:`StepSettings` holds the per-step options: mixed precision (autocast, and a gradient scaler
-for float16 on CUDA), channels-last memory layout and ``torch.compile``.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import importlib.util
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -41,8 +36,6 @@ from torch.utils.data import Dataset, Subset
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("32", "bf16", "fp16")
-_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # What Hydra writes into a job's directory before main() runs; a rank's own directory holding only
 # these is a by-product of starting, removed once rank 0's directory is known.
 _HYDRA_JOB_FILES = {".hydra", "train.log"}
@@ -227,115 +220,3 @@ def gradient_sync(model: nn.Module, sync: bool) -> contextlib.AbstractContextMan
     if sync or not isinstance(wrapped, nn.parallel.DistributedDataParallel):
         return contextlib.nullcontext()
     return wrapped.no_sync()
-
-
-# ---------------------------------------------------------------------- Hydra launchers
-
-# hydra/launcher options that come from optional plugins (pyproject's `launchers` extra): the
-# plugin's module and its PyPI package.
-LAUNCHER_PLUGINS = {
-    "joblib": ("hydra_plugins.hydra_joblib_launcher", "hydra-joblib-launcher"),
-    "submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
-    "submitit_local": ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
-}
-
-
-def launcher_plugin_problem(overrides: Sequence[str]) -> str | None:
-    """What to install when ``overrides`` pick a Hydra launcher whose plugin is missing, else ``None``.
-
-    Hydra itself only says that the config ``hydra/launcher/<name>`` is not found.
-    """
-    for override in overrides:
-        key, _, value = override.partition("=")
-        if key.lstrip("+~") != "hydra/launcher" or value not in LAUNCHER_PLUGINS:
-            continue
-        module, package = LAUNCHER_PLUGINS[value]
-        if importlib.util.find_spec(module) is None:
-            return (
-                f"hydra/launcher={value} needs the {package} plugin, which is not installed: "
-                "pip install -e '.[launchers]' (make install does)"
-            )
-    return None
-
-
-# ---------------------------------------------------------------------- per-step settings
-
-
-@dataclass
-class StepSettings:
-    """How each step computes: numeric precision, memory layout and compilation.
-
-    Args:
-        device: where the model runs.
-        precision: ``"32"`` (float32), ``"bf16"`` or ``"fp16"`` autocast of forward passes and
-            losses; ``"fp16"`` needs CUDA and scales the loss with a gradient scaler.
-        channels_last: keep the model's weights and 4D image batches in channels-last layout.
-        compile: train through ``torch.compile(model)``.
-
-    Raises:
-        ValueError: an unknown precision, or ``"fp16"`` off CUDA.
-    """
-
-    device: torch.device
-    precision: Literal["32", "bf16", "fp16"] = "32"
-    channels_last: bool = False
-    compile: bool = False
-    scaler: torch.amp.GradScaler = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.precision = str(self.precision)  # type: ignore[assignment]  # YAML reads 32 as an int
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.precision == "fp16" and self.device.type != "cuda":
-            raise ValueError("precision=fp16 needs a CUDA device; use precision=bf16 on the CPU")
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
-
-    def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """Autocast to the configured precision (a no-op for ``"32"``)."""
-        if self.precision == "32":
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=_AUTOCAST_DTYPES[self.precision])
-
-    def prepare_model(self, model: nn.Module) -> nn.Module:
-        """``model`` in channels-last layout when configured (in place)."""
-        if self.channels_last:
-            model.to(memory_format=torch.channels_last)
-        return model
-
-    def compiled(self, model: nn.Module) -> nn.Module:
-        """``torch.compile(model)`` when configured, else ``model``."""
-        return torch.compile(model) if self.compile else model
-
-    def prepare_batch(self, batch: Any) -> Any:
-        """``batch`` with its 4D floating-point tensors (images) in channels-last layout when configured."""
-        if not self.channels_last:
-            return batch
-        return _map_tensors(batch, _channels_last_image)
-
-
-def _channels_last_image(tensor: torch.Tensor) -> torch.Tensor:
-    if tensor.dim() == 4 and tensor.is_floating_point():
-        return tensor.contiguous(memory_format=torch.channels_last)
-    return tensor
-
-
-def _map_tensors(batch: Any, function: Callable[[torch.Tensor], torch.Tensor]) -> Any:
-    if isinstance(batch, torch.Tensor):
-        return function(batch)
-    if isinstance(batch, Mapping):
-        return {key: _map_tensors(value, function) for key, value in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_map_tensors(value, function) for value in batch)
-    return batch
-
-
-def accumulation_groups(num_batches: int, accumulate: int) -> Iterator[tuple[float, bool]]:
-    """For each of ``num_batches`` batches: its loss weight and whether the optimizer steps after it.
-
-    Batches form groups of ``accumulate`` (the last may be shorter); each batch's loss is divided
-    by its group's size, so a step's gradient is the mean over the group's batches.
-    """
-    for index in range(num_batches):
-        start = index // accumulate * accumulate
-        size = min(accumulate, num_batches - start)
-        yield 1.0 / size, index == start + size - 1

@@ -15,25 +15,44 @@ import logging
 import math
 import os
 import signal
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from tqdm import tqdm
 
-from pixeldcn.data.validation import skipped_count
 from pixeldcn.engine import distributed
-from pixeldcn.engine.checkpoint import BEST_CHECKPOINT, LAST_CHECKPOINT, load_checkpoint, save_checkpoint
-from pixeldcn.engine.logging import TensorBoardLogger, progress, scalars, write_metrics
-from pixeldcn.engine.seed import get_rng_state, set_rng_state
+from pixeldcn.engine.batches import accumulation_groups, batch_length, to_device
+from pixeldcn.engine.callbacks import Callback
+from pixeldcn.engine.checkpoint import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
+    TrainingState,
+    load_checkpoint,
+    restore_training,
+    save_checkpoint,
+    training_checkpoint,
+)
+from pixeldcn.engine.outputs import scalars, write_metrics
+from pixeldcn.engine.precision import Precision
+from pixeldcn.engine.settings import EvalSettings, TrainerSettings
 from pixeldcn.engine.signals import Interrupted, stop_requested
-from pixeldcn.engine.timing import PredictTiming, Stopwatch, TrainTiming
+from pixeldcn.engine.timing import PredictTiming, TrainTiming
 from pixeldcn.tasks.base import Task
+from pixeldcn.utils.timing import Stopwatch
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def progress(iterable: Iterable[T], *, total: int, desc: str, enabled: bool) -> Iterator[T]:
+    """A tqdm bar over ``iterable`` that disappears when done (``enabled=False``: no bar)."""
+    return iter(tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, disable=not enabled))
 
 
 class EpochSampler(Sampler[int]):
@@ -75,25 +94,6 @@ class EpochSampler(Sampler[int]):
         return max(self._share_size - self.skip, 0)
 
 
-def to_device(batch: Any, device: torch.device, non_blocking: bool = False) -> Any:
-    """``batch`` with every tensor in it (nested in tuples, lists or dicts) moved to ``device``."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=non_blocking)
-    if isinstance(batch, Mapping):
-        return {key: to_device(value, device, non_blocking) for key, value in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(value, device, non_blocking) for value in batch)
-    return batch
-
-
-def batch_length(batch: Any) -> int:
-    """Number of samples in ``batch``: the first dimension of its first tensor."""
-    if isinstance(batch, torch.Tensor):
-        return batch.shape[0]
-    values = batch.values() if isinstance(batch, Mapping) else batch
-    return batch_length(next(iter(values)))
-
-
 def is_improvement(value: float, best: float | None, mode: Literal["max", "min"]) -> bool:
     """Whether ``value`` beats ``best`` (``None``: nothing yet, so anything does). NaN never beats a number."""
     if best is None or math.isnan(best):
@@ -116,22 +116,6 @@ class EvalResult:
 
 
 @dataclass
-class _FitState:
-    """Where training stands: finished epochs, batches into the next one, steps, and the records."""
-
-    best: dict[str, Any]
-    timing: TrainTiming
-    epoch: int = 0
-    batches_in_epoch: int = 0
-    step: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    # Sum and count of every training log over the batches of the epoch in progress, saved with a
-    # mid-epoch checkpoint so that a resumed epoch reports the mean over all its batches.
-    log_sums: dict[str, float] = field(default_factory=dict)
-    log_counts: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
 class FitResult:
     """What :meth:`Trainer.fit` leaves behind besides the checkpoints.
 
@@ -150,36 +134,21 @@ class Trainer:
     """Trains, validates and checkpoints a model through a :class:`~pixeldcn.tasks.Task`.
 
     Args:
-        run_dir: where ``last.pt``, ``best.pt``, ``metrics.json`` and ``tensorboard/`` go.
+        run_dir: where ``last.pt``, ``best.pt`` and ``metrics.json`` go.
+        settings: the training options (``cfg.trainer``; see :class:`~pixeldcn.engine.settings.TrainerSettings`).
+        eval_settings: the evaluation options (``cfg.eval``; a null batch size is ``settings.batch_size``).
         device: where to compute.
-        max_epochs: stop after this many epochs.
-        max_steps: also stop after this many optimizer steps (``None``: no limit), even inside an
-            epoch; that partial epoch is validated and checkpointed.
-        limit_train_batches: batches per epoch at most (``None``: the whole split).
-        batch_size: training batch size; incomplete last batches are dropped.
-        num_workers: DataLoader worker processes.
         seed: seeds the data order (epoch ``e`` uses ``seed + e``).
-        grad_clip_norm: clip the global gradient norm to this (``None``: no clipping).
-        scheduler_interval: step the learning-rate scheduler every ``"epoch"`` or every ``"step"``.
-        eval_batch_size: evaluation batch size (``None``: ``batch_size``).
-        eval_num_batches: evaluate at most this many batches (``None``: all).
-        eval_num_images: evaluate only the first this many images of a split (``None``: all).
-        log_every_n_steps: TensorBoard interval for the training loss and learning rates.
-        timing_warmup_iters: iterations left out of the per-iteration median.
-        progress_bar: show tqdm bars.
-        tensorboard: write TensorBoard events.
         run_info: what is being run (dataset, model, ...), copied into ``metrics.json``.
         checkpoint_metadata: extra entries for every checkpoint (the config and group choices).
-        on_nonfinite_loss: a NaN or infinite training loss either ``"stop"``s the run with
-            :class:`NonFiniteLossError` (``last.pt`` stays the last good epoch's) or ``"skip"``s
-            that step's update with a warning.
-        precision: ``"32"``, ``"bf16"`` or ``"fp16"`` (CUDA only) autocast of training and
-            evaluation; see :class:`~pixeldcn.engine.distributed.StepSettings`.
-        channels_last: channels-last memory layout for the model and image batches.
-        compile: train through ``torch.compile``.
-        accumulate_grad_batches: step the optimizer once every this many batches, on the mean of
-            their gradients (and at the end of each epoch). ``max_steps``, ``limit_train_batches``
-            and logging count batches.
+        callbacks: told about training logs, epochs and validations (TensorBoard, warnings).
+
+    ``max_steps`` stops even inside an epoch (that partial epoch is validated and checkpointed);
+    ``accumulate_grad_batches`` steps the optimizer once every that many batches on the mean of
+    their gradients (and at the end of each epoch), while ``max_steps``, ``limit_train_batches`` and
+    logging count batches. A NaN or infinite loss either stops the run with
+    :class:`NonFiniteLossError` (``last.pt`` stays the last good epoch's) or skips that step's
+    update with a warning (``on_nonfinite_loss``).
 
     Launched by ``torchrun``, every process trains through DDP on its shard of each epoch
     (``batch_size`` is per process), evaluation is split between the processes and summed, and
@@ -188,90 +157,123 @@ class Trainer:
     A stop request from :mod:`pixeldcn.engine.signals` (SIGINT/SIGTERM) is honoured after the
     current step: ``last.pt`` is saved mid-epoch and :class:`~pixeldcn.engine.signals.Interrupted`
     is raised; resuming from it takes the same steps as a run that was never stopped.
+
+    :meth:`fit` runs :meth:`train_step` on batches from :meth:`prepare_batch` through the module
+    of :meth:`training_model`, and :meth:`evaluate` runs :meth:`evaluate_step`: benchmarks time these.
     """
 
     def __init__(
         self,
         run_dir: str | os.PathLike[str],
+        settings: TrainerSettings | None = None,
+        eval_settings: EvalSettings | None = None,
         *,
         device: torch.device,
-        max_epochs: int,
-        batch_size: int,
-        max_steps: int | None = None,
-        limit_train_batches: int | None = None,
-        num_workers: int = 0,
         seed: int = 0,
-        grad_clip_norm: float | None = None,
-        scheduler_interval: Literal["epoch", "step"] = "epoch",
-        eval_batch_size: int | None = None,
-        eval_num_batches: int | None = None,
-        eval_num_images: int | None = None,
-        log_every_n_steps: int = 10,
-        timing_warmup_iters: int = 5,
-        progress_bar: bool = True,
-        tensorboard: bool = True,
         run_info: Mapping[str, Any] | None = None,
         checkpoint_metadata: Mapping[str, Any] | None = None,
-        on_nonfinite_loss: Literal["stop", "skip"] = "stop",
-        precision: Literal["32", "bf16", "fp16"] = "32",
-        channels_last: bool = False,
-        compile: bool = False,
-        accumulate_grad_batches: int = 1,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
-        for name, value in [
-            ("max_epochs", max_epochs),
-            ("batch_size", batch_size),
-            ("max_steps", max_steps),
-            ("limit_train_batches", limit_train_batches),
-            ("eval_batch_size", eval_batch_size),
-            ("eval_num_batches", eval_num_batches),
-            ("eval_num_images", eval_num_images),
-            ("log_every_n_steps", log_every_n_steps),
-            ("accumulate_grad_batches", accumulate_grad_batches),
-        ]:
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1 (or null where allowed), got {value}")
-        if on_nonfinite_loss not in ("stop", "skip"):
-            raise ValueError(f"on_nonfinite_loss must be 'stop' or 'skip', got {on_nonfinite_loss!r}")
-        if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         self.run_dir = Path(run_dir)
+        self.settings = settings or TrainerSettings()
+        self.eval_settings = eval_settings or EvalSettings()
         self.device = device
-        self.max_epochs = max_epochs
-        self.max_steps = max_steps
-        self.limit_train_batches = limit_train_batches
-        self.batch_size = batch_size
-        self.num_workers = num_workers
         self.seed = seed
-        self.grad_clip_norm = grad_clip_norm
-        self.scheduler_interval = scheduler_interval
-        self.eval_batch_size = eval_batch_size or batch_size
-        self.eval_num_batches = eval_num_batches
-        self.eval_num_images = eval_num_images
-        self.log_every_n_steps = log_every_n_steps
-        self.timing_warmup_iters = timing_warmup_iters
-        self.progress_bar = progress_bar
-        self.tensorboard = tensorboard
         self.run_info = dict(run_info or {})
         self.checkpoint_metadata = dict(checkpoint_metadata or {})
-        self.on_nonfinite_loss = on_nonfinite_loss
-        self.step_settings = distributed.StepSettings(device, precision, channels_last, compile)
-        self.accumulate_grad_batches = accumulate_grad_batches
+        self.callbacks = list(callbacks)
+        self.precision = Precision(device, self.settings.precision, self.settings.channels_last, self.settings.compile)
+        self.eval_batch_size = self.eval_settings.batch_size or self.settings.batch_size
+        self.progress_bar = self.settings.progress_bar and distributed.is_main_process()
+
+    # ------------------------------------------------------------------ steps
+
+    def prepare_batch(self, batch: Any) -> Any:
+        """``batch`` on the device, its images in the configured memory layout."""
+        return self.precision.prepare_batch(to_device(batch, self.device, non_blocking=True))
+
+    def training_model(self, model: nn.Module) -> nn.Module:
+        """The module training steps run through: ``model`` (moved to the device and layout in place),
+        in DDP in a distributed run and compiled when configured. It shares ``model``'s parameters."""
+        self.precision.prepare_model(model.to(self.device))
+        return self.precision.compiled(distributed.wrap_model(model, self.device))
+
+    def train_step(
+        self,
+        model: nn.Module,
+        task: Task,
+        optimizer: torch.optim.Optimizer,
+        batch: Any,
+        *,
+        scheduler: Any = None,
+        loss_weight: float = 1.0,
+        update: bool = True,
+    ) -> dict[str, float]:
+        """One training step on a prepared ``batch``: ``task.loss`` under autocast, the scaled backward
+        pass of ``loss_weight`` times it, then (when ``update``) clipping, the optimizer and scaler
+        steps and, with ``scheduler_interval="step"``, the scheduler.
+
+        Returns ``{"loss": ..., **the task's logs}``, or ``{}`` for a skipped step (whose whole
+        accumulation group is then dropped when ``update``).
+        """
+        scaler = self.precision.scaler
+        # DDP all-reduces gradients in the backward pass of the group's last batch only.
+        with distributed.gradient_sync(model, update):
+            with self.precision.autocast():
+                loss, logs = task.loss(model, batch)
+            loss_value = loss.detach().item()
+            # Every rank must skip together: one that left out its backward would leave the others
+            # waiting forever in DDP's gradient all-reduce.
+            finite = distributed.on_every_rank(math.isfinite(loss_value))
+            if finite:
+                scaler.scale(loss * loss_weight).backward()
+        if not finite:
+            if self.settings.on_nonfinite_loss == "stop":
+                raise NonFiniteLossError(
+                    f"the training loss is {_loss_description(loss_value)}, the run stops ({LAST_CHECKPOINT}, if any, "
+                    "keeps the last good epoch); lower trainer.optimizer.lr, set trainer.grad_clip_norm or "
+                    "trainer.on_nonfinite_loss=skip"
+                )
+            log.warning(
+                "training loss is %s: this step's update is skipped (on_nonfinite_loss=skip)",
+                _loss_description(loss_value),
+            )
+            if update:
+                optimizer.zero_grad(set_to_none=True)
+            return {}
+        if not update:
+            return {"loss": loss_value, **logs}
+        if self.settings.grad_clip_norm is not None:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), self.settings.grad_clip_norm)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        if scheduler is not None and self.settings.scheduler_interval == "step":
+            scheduler.step()
+        return {"loss": loss_value, **logs}
+
+    @torch.no_grad()
+    def evaluate_step(self, model: nn.Module, task: Task, batch: Any, state: Any) -> None:
+        """``task.evaluate_batch`` of a prepared ``batch`` into ``state``, under autocast and without gradients."""
+        with self.precision.autocast():
+            task.evaluate_batch(model, batch, state)
 
     # ------------------------------------------------------------------ evaluation
 
     def eval_subset(self, dataset: Dataset) -> Dataset:
-        """``dataset`` cut to its first ``eval_num_images`` items (all when that is ``None``)."""
-        if self.eval_num_images is None or self.eval_num_images >= len(dataset):
+        """``dataset`` cut to its first ``eval.num_images`` items (all when that is ``None``)."""
+        num_images = self.eval_settings.num_images
+        if num_images is None or num_images >= len(dataset):
             return dataset
-        return Subset(dataset, range(self.eval_num_images))
+        return Subset(dataset, range(num_images))
 
     def _eval_loader(self, dataset: Dataset) -> DataLoader:
         return DataLoader(
             self.eval_subset(dataset),
             batch_size=self.eval_batch_size,
             shuffle=False,
-            num_workers=self.num_workers,
+            num_workers=self.settings.num_workers,
             pin_memory=self.device.type == "cuda",
             # A private generator: evaluating never moves the global ones training depends on.
             generator=torch.Generator().manual_seed(self.seed),
@@ -283,13 +285,14 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, task: Task, dataset: Dataset, split: str = "val") -> EvalResult:
-        """Run ``task.evaluate_batch`` over ``dataset`` (within the evaluation limits) and summarise.
+        """Run :meth:`evaluate_step` over ``dataset`` (within the evaluation limits) and summarise.
 
         The model is left in ``eval()`` mode. In a distributed run each process evaluates its share
         of the same images and the task's states are summed, so the summary is a single process's.
         """
         model.to(self.device).eval()
-        limit = None if self.eval_num_batches is None else self.eval_num_batches * self.eval_batch_size
+        num_batches = self.eval_settings.num_batches
+        limit = None if num_batches is None else num_batches * self.eval_batch_size
         loader = self._eval_loader(distributed.evaluation_shard(self.eval_subset(dataset), limit))
         total_batches = len(loader)
         state = task.new_state()
@@ -298,9 +301,9 @@ class Trainer:
         with Stopwatch(self.device) as total:
             batches = itertools.islice(loader, total_batches)
             for batch in progress(batches, total=total_batches, desc=f"eval {split}", enabled=self.progress_bar):
-                batch = self.step_settings.prepare_batch(to_device(batch, self.device, non_blocking=True))
-                with Stopwatch(self.device) as watch, self.step_settings.autocast():
-                    task.evaluate_batch(model, batch, state)
+                batch = self.prepare_batch(batch)
+                with Stopwatch(self.device) as watch:
+                    self.evaluate_step(model, task, batch, state)
                 model_s += watch.seconds
                 num_images += batch_length(batch)
         state = distributed.reduce_task_state(task, state)
@@ -332,34 +335,40 @@ class Trainer:
         ``metrics.json`` are rewritten. With ``resume_from`` (a ``last.pt``) the model, optimizer,
         scheduler, counters, history and generators are restored first.
         """
+        settings = self.settings
         processes = distributed.world_size()
-        batches_per_epoch = len(train_set) // processes // self.batch_size
+        batches_per_epoch = len(train_set) // processes // settings.batch_size
         if batches_per_epoch == 0:
             raise ValueError(
-                f"the training split has {len(train_set)} images, fewer than trainer.batch_size={self.batch_size} "
+                f"the training split has {len(train_set)} images, fewer than trainer.batch_size={settings.batch_size} "
                 f"for each of {processes} process(es); lower trainer.batch_size"
             )
-        if self.limit_train_batches is not None:
-            batches_per_epoch = min(batches_per_epoch, self.limit_train_batches)
+        if settings.limit_train_batches is not None:
+            batches_per_epoch = min(batches_per_epoch, settings.limit_train_batches)
 
-        self.step_settings.prepare_model(model.to(self.device))
-        state = _FitState(
+        self.precision.prepare_model(model.to(self.device))
+        state = TrainingState(
             best={"metric": task.monitor, "mode": task.monitor_mode, "value": None, "epoch": None},
-            timing=TrainTiming(epoch_s=[], iteration_s=[], images=0, warmup=self.timing_warmup_iters),
+            timing=TrainTiming(epoch_s=[], iteration_s=[], images=0, warmup=settings.timing_warmup_iters),
         )
         if resume_from is not None:
-            self._restore(resume_from, model, optimizer, scheduler, state)
+            checkpoint = load_checkpoint(resume_from, map_location=self.device)
+            state = restore_training(
+                checkpoint, model, optimizer, scheduler, self.precision.scaler, settings.timing_warmup_iters
+            )
+            log.info("resumed from %s after epoch %d, step %d", resume_from, state.epoch, state.step)
         # Wrapped after restoring, which loads into the plain model; training steps go through
         # the wrapper, evaluation and checkpoints use the plain model (the same parameters).
-        train_model = self.step_settings.compiled(distributed.wrap_model(model, self.device))
+        train_model = self.training_model(model)
         sampler = EpochSampler(len(train_set), self.seed, processes, distributed.rank())
         vis_batch = self.first_eval_batch(val_set)
-        board = TensorBoardLogger(self.run_dir, enabled=self.tensorboard and distributed.is_main_process())
+        for callback in self.callbacks:
+            callback.on_fit_start()
         try:
-            while state.epoch < self.max_epochs and not self._steps_exhausted(state.step):
+            while state.epoch < settings.max_epochs and not self._steps_exhausted(state.step):
                 epoch = state.epoch
                 train_logs, train_s = self._train_epoch(
-                    train_model, task, optimizer, scheduler, train_set, sampler, state, batches_per_epoch, board
+                    train_model, task, optimizer, scheduler, train_set, sampler, state, batches_per_epoch
                 )
                 train_logs = distributed.mean_over_ranks(train_logs)
                 complete = state.batches_in_epoch >= batches_per_epoch
@@ -367,7 +376,7 @@ class Trainer:
                     state.epoch += 1
                     state.batches_in_epoch = 0
                     state.log_sums, state.log_counts = {}, {}
-                    if scheduler is not None and self.scheduler_interval == "epoch":
+                    if scheduler is not None and settings.scheduler_interval == "epoch":
                         scheduler.step()
 
                 result = self.evaluate(model, task, val_set)
@@ -385,8 +394,10 @@ class Trainer:
                         "time_s": {"train": train_s, "val": result.timing.total_s},
                     }
                 )
-                board.log_scalars("val", result.summary, state.step)
-                board.log_images("val", self.visualize(model, task, vis_batch), state.step)
+                for callback in self.callbacks:
+                    callback.on_validation_end(
+                        state.step, result.summary, lambda: self.visualize(model, task, vis_batch)
+                    )
                 log.info(
                     "epoch %d step %d: train loss %.4f, val %s",
                     epoch + 1,
@@ -397,34 +408,9 @@ class Trainer:
                 self._save(model, optimizer, scheduler, state, improved)
                 self._stop_if_requested(model, optimizer, scheduler, state, saved=True)
         finally:
-            board.close()
+            for callback in self.callbacks:
+                callback.close()
         return FitResult(history=state.history, best=state.best, timing=state.timing)
-
-    def _restore(
-        self,
-        path: str | os.PathLike[str],
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        scheduler: Any,
-        state: _FitState,
-    ) -> None:
-        checkpoint = load_checkpoint(path, map_location=self.device)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        if scheduler is not None and checkpoint["scheduler"] is not None:
-            scheduler.load_state_dict(checkpoint["scheduler"])
-        if checkpoint.get("grad_scaler"):
-            self.step_settings.scaler.load_state_dict(checkpoint["grad_scaler"])
-        state.epoch, state.batches_in_epoch, state.step = (
-            checkpoint["epoch"],
-            checkpoint["batches_in_epoch"],
-            checkpoint["step"],
-        )
-        state.history, state.best = checkpoint["history"], checkpoint["best"]
-        state.log_sums, state.log_counts = checkpoint.get("log_sums", {}), checkpoint.get("log_counts", {})
-        state.timing = TrainTiming(**checkpoint["train_timing"], warmup=self.timing_warmup_iters)
-        set_rng_state(checkpoint["rng"])
-        log.info("resumed from %s after epoch %d, step %d", path, state.epoch, state.step)
 
     def _train_epoch(
         self,
@@ -434,24 +420,24 @@ class Trainer:
         scheduler: Any,
         train_set: Dataset,
         sampler: EpochSampler,
-        state: _FitState,
+        state: TrainingState,
         batches_per_epoch: int,
-        board: TensorBoardLogger,
     ) -> tuple[dict[str, float], float]:
         """Train the rest of epoch ``state.epoch`` (up to ``max_steps``); return mean logs and seconds."""
-        sampler.set_epoch(state.epoch, skip=state.batches_in_epoch * self.batch_size)
+        settings = self.settings
+        sampler.set_epoch(state.epoch, skip=state.batches_in_epoch * settings.batch_size)
         loader = DataLoader(
             train_set,
-            batch_size=self.batch_size,
+            batch_size=settings.batch_size,
             sampler=sampler,
-            num_workers=self.num_workers,
+            num_workers=settings.num_workers,
             drop_last=True,
             pin_memory=self.device.type == "cuda",
             generator=torch.Generator().manual_seed(self.seed + state.epoch),
         )
         num_batches = batches_per_epoch - state.batches_in_epoch
-        if self.max_steps is not None:
-            num_batches = min(num_batches, self.max_steps - state.step)
+        if settings.max_steps is not None:
+            num_batches = min(num_batches, settings.max_steps - state.step)
         model.train()
         optimizer.zero_grad(set_to_none=True)  # accumulation groups start empty
         # Per key: a step skipped for a non-finite loss logs nothing.
@@ -463,11 +449,13 @@ class Trainer:
                 desc=f"epoch {state.epoch + 1}",
                 enabled=self.progress_bar,
             )
-            groups = distributed.accumulation_groups(num_batches, self.accumulate_grad_batches)
+            groups = accumulation_groups(num_batches, settings.accumulate_grad_batches)
             for batch, (loss_weight, update) in zip(batches, groups):
-                batch = self.step_settings.prepare_batch(to_device(batch, self.device, non_blocking=True))
+                batch = self.prepare_batch(batch)
                 with Stopwatch(self.device) as watch:
-                    logs = self._train_step(model, task, optimizer, scheduler, batch, loss_weight, update)
+                    logs = self.train_step(
+                        model, task, optimizer, batch, scheduler=scheduler, loss_weight=loss_weight, update=update
+                    )
                 state.step += 1
                 state.batches_in_epoch += 1
                 state.timing.iteration_s.append(watch.seconds)
@@ -475,44 +463,32 @@ class Trainer:
                 for key, value in logs.items():
                     sums[key] = sums.get(key, 0.0) + value
                     counts[key] = counts.get(key, 0) + 1
-                if state.step % self.log_every_n_steps == 0:
-                    board.log_scalars("train", logs, state.step)
-                    board.log_scalars("lr", self._learning_rates(optimizer), state.step)
+                if state.step % settings.log_every_n_steps == 0:
+                    for callback in self.callbacks:
+                        callback.on_train_log(state.step, logs, self._learning_rates(optimizer))
                 if update:  # mid-group, the accumulated gradients would not be in the checkpoint
                     self._stop_if_requested(model, optimizer, scheduler, state, saved=False)
         state.timing.epoch_s.append(epoch_watch.seconds)
-        if skipped := skipped_count(train_set):
-            log.warning("%d unreadable training samples skipped so far (dataset.on_error=skip)", skipped)
+        for callback in self.callbacks:
+            callback.on_train_epoch_end(train_set)
         means = {key: total / counts[key] for key, total in sums.items()}
         return means or {"loss": math.nan}, epoch_watch.seconds
 
     def _save(
-        self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, state: _FitState, improved: bool
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, state: TrainingState, improved: bool
     ) -> None:
         """Write the checkpoints and ``metrics.json`` of the epoch just validated (rank 0 only)."""
         if not distributed.is_main_process():
             distributed.barrier()  # the other ranks read best.pt once rank 0 has written it
             return
-        checkpoint = {
-            "model": distributed.unwrap_model(model).state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": None if scheduler is None else scheduler.state_dict(),
-            "epoch": state.epoch,
-            "batches_in_epoch": state.batches_in_epoch,
-            "step": state.step,
-            "best": state.best,
-            "history": state.history,
-            "log_sums": state.log_sums,
-            "log_counts": state.log_counts,
-            "train_timing": {
-                "epoch_s": state.timing.epoch_s,
-                "iteration_s": state.timing.iteration_s,
-                "images": state.timing.images,
-            },
-            "rng": get_rng_state(),
-            "grad_scaler": self.step_settings.scaler.state_dict(),  # {} unless fp16
-            **self.checkpoint_metadata,
-        }
+        checkpoint = training_checkpoint(
+            distributed.unwrap_model(model),
+            optimizer,
+            scheduler,
+            self.precision.scaler,
+            state,
+            self.checkpoint_metadata,
+        )
         # last.pt is what a resumed run trusts, so it is written last: a run killed in between
         # resumes from the previous epoch and never misses a best.pt it recorded.
         if improved:
@@ -522,7 +498,7 @@ class Trainer:
         distributed.barrier()
 
     def _stop_if_requested(
-        self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, state: _FitState, saved: bool
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, state: TrainingState, saved: bool
     ) -> None:
         """After a signal, save ``last.pt`` (unless this point was just ``saved``) and raise :class:`Interrupted`.
 
@@ -534,7 +510,7 @@ class Trainer:
         if signum is None:
             return
         if not saved:
-            self._save(distributed.unwrap_model(model), optimizer, scheduler, state, improved=False)
+            self._save(model, optimizer, scheduler, state, improved=False)
         raise Interrupted(
             signum,
             f"stopped by signal {signum} at epoch {state.epoch + 1}, step {state.step}; "
@@ -542,59 +518,7 @@ class Trainer:
         )
 
     def _steps_exhausted(self, step: int) -> bool:
-        return self.max_steps is not None and step >= self.max_steps
-
-    def _train_step(
-        self,
-        model: nn.Module,
-        task: Task,
-        optimizer: torch.optim.Optimizer,
-        scheduler: Any,
-        batch: Any,
-        loss_weight: float = 1.0,
-        update: bool = True,
-    ) -> dict[str, float]:
-        """Add ``loss_weight`` times the batch's gradient; step the optimizer when ``update``.
-
-        Returns ``{"loss": ..., **the task's logs}``, or ``{}`` for a skipped step (whose whole
-        accumulation group is then dropped when ``update``).
-        """
-        settings = self.step_settings
-        # DDP all-reduces gradients in the backward pass of the group's last batch only.
-        with distributed.gradient_sync(model, update):
-            with settings.autocast():
-                loss, logs = task.loss(model, batch)
-            loss_value = loss.detach().item()
-            # Every rank must skip together: one that left out its backward would leave the others
-            # waiting forever in DDP's gradient all-reduce.
-            finite = distributed.on_every_rank(math.isfinite(loss_value))
-            if finite:
-                settings.scaler.scale(loss * loss_weight).backward()
-        if not finite:
-            if self.on_nonfinite_loss == "stop":
-                raise NonFiniteLossError(
-                    f"the training loss is {_loss_description(loss_value)}, the run stops ({LAST_CHECKPOINT}, if any, "
-                    "keeps the last good epoch); lower trainer.optimizer.lr, set trainer.grad_clip_norm or "
-                    "trainer.on_nonfinite_loss=skip"
-                )
-            log.warning(
-                "training loss is %s: this step's update is skipped (on_nonfinite_loss=skip)",
-                _loss_description(loss_value),
-            )
-            if update:
-                optimizer.zero_grad(set_to_none=True)
-            return {}
-        if not update:
-            return {"loss": loss_value, **logs}
-        if self.grad_clip_norm is not None:
-            settings.scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip_norm)
-        settings.scaler.step(optimizer)
-        settings.scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        if scheduler is not None and self.scheduler_interval == "step":
-            scheduler.step()
-        return {"loss": loss_value, **logs}
+        return self.settings.max_steps is not None and step >= self.settings.max_steps
 
     @staticmethod
     def _learning_rates(optimizer: torch.optim.Optimizer) -> dict[str, float]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -15,6 +17,29 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+Built = TypeVar("Built")
+
+
+def with_private_rng(factory: Callable[..., Built], seed: int) -> Callable[..., Built]:
+    """``factory`` whose ``k``-th call draws from torch's CPU generator seeded by ``(seed, k)``,
+    leaving the global generator state as it was before the call.
+
+    Models build their up-samplers between the layers every up-sampler shares (U-Net: the decoder's
+    BN and convolutions). Up-samplers draw different amounts of random numbers for their weights,
+    so without this the shared layers built after the first up-sampler would start differently for
+    each up-sampler, and runs of one seed would not be paired.
+    """
+    calls = itertools.count()
+
+    def build(*args: Any, **kwargs: Any) -> Built:
+        call_seed = np.random.SeedSequence([seed % 2**64, next(calls)]).generate_state(1, dtype=np.uint64)[0]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(call_seed))
+            return factory(*args, **kwargs)
+
+    return build
 
 
 def configure_determinism(device: torch.device, mode: bool | str = "auto") -> bool:

@@ -10,30 +10,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import sys
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 
-from pixeldcn.utils.timing import device_description, median, synchronize
-
-
-class Stopwatch:
-    """Measures one interval on ``device``: ``with Stopwatch(device) as watch: ...`` then ``watch.seconds``."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.seconds = 0.0
-
-    def __enter__(self) -> Stopwatch:
-        synchronize(self.device)
-        self._start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        synchronize(self.device)
-        self.seconds = time.perf_counter() - self._start
+from pixeldcn.utils.timing import device_description, median
 
 
 def median_after_warmup(durations: list[float], warmup: int) -> tuple[float, int]:

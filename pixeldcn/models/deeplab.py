@@ -32,7 +32,7 @@ from torch import nn
 from torchvision.models import resnet18, resnet34, resnet50, resnet101
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
-from pixeldcn.models.unet import UpsamplerFactory, conv_bn_relu
+from pixeldcn.models.layers import UpsamplerFactory, conv_norm_relu, same_conv
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def upsampling_block(in_channels: int, out_channels: int, upsampler: UpsamplerFa
             upsample=upsampler(in_channels, in_channels),
             upsample_norm=nn.BatchNorm2d(in_channels),
             upsample_relu=nn.ReLU(inplace=True),
-            conv=conv_bn_relu(in_channels, out_channels),
+            conv=conv_norm_relu(in_channels, out_channels, same_conv(2), nn.BatchNorm2d),
         )
     )
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pixeldcn.models.unet import UpsamplerFactory
+from pixeldcn.models.layers import UpsamplerFactory
 
 MIN_IMAGE_SIZE = 8
 MAX_IMAGE_SIZE = 64

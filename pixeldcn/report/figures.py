@@ -16,10 +16,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from ..run_files import IMAGES_DIR
 from ..utils.io import atomic_write_bytes
-from .runs import RunRecord, load_run
+from .runs import RunRecord, read_run
 
-STRIP = "images/segmentation_{}.png"
+STRIP = IMAGES_DIR + "/segmentation_{}.png"
 
 
 def _strip(record: RunRecord, name: str) -> np.ndarray:
@@ -40,9 +41,9 @@ def segmentation_figure(run_dirs: Sequence[str | Path], out: str | Path, title: 
     """Write the figure for ``run_dirs`` (same dataset and evaluation images) to ``out`` (PNG)."""
     records = []
     for run_dir in run_dirs:
-        record = load_run(run_dir)
-        if record is None:
-            raise FileNotFoundError(f"{run_dir} has no finished evaluation (metrics.json with a final entry)")
+        record = read_run(run_dir)
+        if not isinstance(record, RunRecord):
+            raise FileNotFoundError(f"{run_dir} is not a finished run: {record.reason}")
         records.append(record)
     datasets = {r.dataset for r in records}
     if len(datasets) != 1:

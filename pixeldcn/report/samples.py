@@ -3,8 +3,9 @@
 A generation run directory (``python train.py model=vae ...``) holds what this module reads:
 
 * ``images/samples.png``: the sample grid of the evaluated checkpoint;
-* ``metrics.json``: ``final.checkerboard_samples`` and ``final.checkerboard_real``;
-* ``.hydra/config.yaml``: the up-sampler the decoder was built with (``upsampler._args_[0]``).
+* ``metrics.json``: ``final.checkerboard_samples`` and ``final.checkerboard_real``, and the
+  up-sampler the decoder was built with (its ``run`` record's ``upsampler`` choice, or Hydra's
+  ``runtime.choices`` in ``.hydra/hydra.yaml`` when the record lacks it).
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 from PIL import Image
 
-from pixeldcn.engine.logging import IMAGES_DIR, METRICS_FILE
-from pixeldcn.utils.io import atomic_write
+from ..run_files import HYDRA_FILE, IMAGES_DIR, METRICS_FILE
+from ..utils.io import atomic_write
 
 SAMPLES_FILE = f"{IMAGES_DIR}/samples.png"
-CONFIG_FILE = ".hydra/config.yaml"
 PANEL_INCHES = 4.0
 DPI = 150
 
@@ -57,28 +57,39 @@ def load_run_samples(run_dir: str | os.PathLike[str]) -> RunSamples:
     """Read a finished generation run (see the module doc).
 
     Raises:
-        FileNotFoundError: ``run_dir`` is not a directory or lacks one of the three files; the
-            message names it.
+        FileNotFoundError: ``run_dir`` is not a directory, lacks one of the two files, or does not
+            record its up-sampler; the message names what is missing.
     """
     run_dir = Path(run_dir)
-    absent = [run_dir / name for name in (SAMPLES_FILE, METRICS_FILE, CONFIG_FILE) if not (run_dir / name).is_file()]
+    absent = [run_dir / name for name in (SAMPLES_FILE, METRICS_FILE) if not (run_dir / name).is_file()]
     if absent:
         problem = f"{run_dir} is not a directory" if not run_dir.is_dir() else f"{absent[0]} is missing"
         raise FileNotFoundError(
             f"{problem}: pass the directories of finished generation runs (python train.py model=vae ...), "
-            "which hold images/samples.png, metrics.json and .hydra/config.yaml"
+            f"which hold {SAMPLES_FILE} and {METRICS_FILE}"
         )
-    final = json.loads((run_dir / METRICS_FILE).read_text()).get("final") or {}
-    config = OmegaConf.load(run_dir / CONFIG_FILE)
+    metrics = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
+    upsampler = (metrics.get("run") or {}).get("upsampler") or _hydra_choice(run_dir, "upsampler")
+    if upsampler is None:
+        raise FileNotFoundError(
+            f"{run_dir} does not record its up-sampler (neither {METRICS_FILE}'s run entry nor {HYDRA_FILE} "
+            "names it; a hydra.compose run from Python?): rerun it with train.py"
+        )
+    final = metrics.get("final") or {}
     with Image.open(run_dir / SAMPLES_FILE) as picture:
         image = np.asarray(picture.convert("RGB"))
     return RunSamples(
         run_dir=run_dir,
-        upsampler=str(config.upsampler._args_[0]),
+        upsampler=str(upsampler),
         checkerboard=final.get("checkerboard_samples"),
         reference=final.get("checkerboard_real"),
         image=image,
     )
+
+
+def _hydra_choice(run_dir: Path, group: str) -> str | None:
+    path = run_dir / HYDRA_FILE
+    return OmegaConf.select(OmegaConf.load(path), f"hydra.runtime.choices.{group}") if path.is_file() else None
 
 
 def compare_samples(

@@ -19,20 +19,20 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from ..run_files import HYDRA_DIR, SWEEP_STATUS_FILE
 from ..utils.io import atomic_write_json, atomic_write_text
 from .runs import load_run
 from .tables import _number, to_csv, to_markdown
 
-STATUS_FILE = "job_status.json"
 SUMMARY_METRICS = ("pixel_acc", "mean_iou", "elbo", "recon", "kl", "checkerboard_samples")
 
 
 def summary_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
     """One row per job directory (a directory holding ``.hydra/overrides.yaml``) of the sweep."""
     rows = []
-    for overrides_file in sorted(Path(sweep_dir).glob("*/.hydra/overrides.yaml")):
+    for overrides_file in sorted(Path(sweep_dir).glob(f"*/{HYDRA_DIR}/overrides.yaml")):
         job_dir = overrides_file.parent.parent
-        status_file = job_dir / STATUS_FILE
+        status_file = job_dir / SWEEP_STATUS_FILE
         status = json.loads(status_file.read_text(encoding="utf-8")) if status_file.exists() else {}
         record = load_run(job_dir)
         row: dict[str, Any] = {
@@ -76,7 +76,7 @@ class SweepSummary(Callback):
         failed = job_return.status == JobStatus.FAILED
         error = job_return._return_value if failed else None
         atomic_write_json(
-            job_dir / STATUS_FILE,
+            job_dir / SWEEP_STATUS_FILE,
             {"status": "failed" if failed else "completed",
              "error": f"{type(error).__name__}: {error}".splitlines()[0] if error is not None else ""},
         )  # fmt: skip

@@ -2,52 +2,86 @@
 
 For a factor ``s`` (default 2) the stride is ``s`` and, unless ``kernel_size`` is given:
 
-* ``deconv``/``deconv3d``: kernel ``2s - 1`` (3 at 2x, the authors' released baseline), so along
-  each axis one output phase in ``s`` reads one input pixel and the others read the two nearest;
-* ``deconv6``: kernel ``3s`` (6 at 2x, the size the paper's text states), so every output phase
-  reads a 3-tap slice per axis, as many weights as iPixelDCL's 3x3 kernels.
+* ``deconv``/``deconv3d``: kernel ``2s - 1`` (3 at 2x, the authors' released baseline);
+* ``deconv6``: kernel ``3s`` (6 at 2x, the size the paper's text states).
 
-Padding follows from the kernel ``k``: the output is ``(H - 1)s - 2p + k + op``, which equals
-``sH`` for ``p = ceil((k - s) / 2)`` and ``op = 2p - (k - s)`` (0 or 1). At 2x that is
-``p = (k - 1) // 2, op = k % 2``; ``2s - 1`` gives ``p = s / 2, op = 1`` and ``3s`` gives
-``p = s, op = 0``.
+Two alignments place the kernel ``k`` on the output grid. Both give exactly ``sH`` outputs.
+
+* **TF SAME** (``deconv``, ``deconv6``, ``deconv3d``), the alignment of the authors' released
+  code (TensorFlow ``conv2d_transpose`` / ``conv3d_transpose`` with ``padding='SAME'``): TF pads
+  the ``k - s`` extra outputs ``(k - s) // 2`` before and the rest after, so input index ``i``
+  feeds outputs ``s*i - (k - s) // 2 + t`` for taps ``t = 0 .. k-1``. At 2x with ``k = 3`` that
+  is ``2i, 2i + 1, 2i + 2``: even outputs read two taps, odd ones one. The layer equals
+  ``conv_transpose(x, w, b, stride=s, padding=0)[..., p : p + sH]`` with ``p = (k - s) // 2``,
+  computed as PyTorch padding ``p`` and, when ``k - s`` is odd, one trailing output dropped.
+* **PyTorch convention** (``deconv_torch``, ``deconv_torch3d``): ``ConvTranspose`` with padding
+  ``p = ceil((k - s) / 2)`` and output padding ``2p - (k - s)``, so input ``i`` feeds
+  ``s*i - p + t``. At 2x, ``k = 3``: ``2i - 1, 2i, 2i + 1``, one output up-left of TF's
+  (``torch[r, c] == tf[r + 1, c + 1]``). For even ``k - s`` (``deconv6``) the two coincide.
+
+Every layer here keeps ``nn.ConvTranspose2d``'s (``3d``'s) state dict: ``weight``
+(Cin x Cout x k x k) and, with ``bias=True``, one ``bias`` per output channel, which every
+output pixel receives alike.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from torch import nn
+from torch import Tensor, nn
 
+from .registry import register_upsampler
 from .scale import check_scale_factor
 
 
 def deconv_padding(kernel_size: int, scale_factor: int) -> tuple[int, int]:
-    """(padding, output_padding) so a stride-``scale_factor`` transposed convolution maps H to exactly sH."""
-    if kernel_size < scale_factor:
-        raise ValueError(f"a {scale_factor}x deconvolution needs kernel_size >= {scale_factor}, got {kernel_size}")
+    """PyTorch convention: (padding, output_padding) of a stride-``scale_factor`` transposed convolution, H -> sH."""
+    _check_kernel(kernel_size, scale_factor)
     padding = (kernel_size - scale_factor + 1) // 2
     return padding, 2 * padding - (kernel_size - scale_factor)
 
 
-def _transposed_conv_arguments(kernel_size: int | None, scale_factor: int, default_kernel_size: int) -> dict[str, int]:
-    """Kernel, stride and paddings of an exact ``scale_factor`` up-sampling, for 2D and 3D alike."""
+def tf_same_crop(kernel_size: int, scale_factor: int) -> tuple[int, int]:
+    """TF SAME: (outputs cropped before, outputs cropped after) the ``sH`` kept of the full ``(H-1)s + k``."""
+    _check_kernel(kernel_size, scale_factor)
+    before = (kernel_size - scale_factor) // 2
+    return before, kernel_size - scale_factor - before
+
+
+def _check_kernel(kernel_size: int, scale_factor: int) -> None:
     check_scale_factor(scale_factor)
-    kernel_size = default_kernel_size if kernel_size is None else kernel_size
-    padding, output_padding = deconv_padding(kernel_size, scale_factor)
-    return {
-        "kernel_size": kernel_size,
-        "stride": scale_factor,
-        "padding": padding,
-        "output_padding": output_padding,
-    }
+    if kernel_size < scale_factor:
+        raise ValueError(f"a {scale_factor}x deconvolution needs kernel_size >= {scale_factor}, got {kernel_size}")
 
 
-class Deconv(nn.ConvTranspose2d):
-    """ConvTranspose2d with stride ``s`` and kernel ``2s - 1`` (at 2x: 3x3, padding 1, output padding 1).
+class _TFSame:
+    """Mixin for a ``ConvTranspose`` built with padding = TF's crop before: drops the one trailing
+    output per axis that TF crops after and PyTorch's symmetric padding keeps."""
 
-    The authors' released code uses this 3x3 kernel as its baseline.
-    Parameters: k^2*Cin*Cout + Cout for kernel k (9*Cin*Cout + Cout at 2x).
+    trailing: int
+
+    def _tf_arguments(self, kernel_size: int, scale_factor: int) -> dict[str, int]:
+        before, after = tf_same_crop(kernel_size, scale_factor)
+        self.trailing = after - before  # 0 or 1
+        return {"kernel_size": kernel_size, "stride": scale_factor, "padding": before}
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = super().forward(x)
+        if not self.trailing:
+            return out
+        dims = out.dim() - 2
+        return out[(..., *(slice(0, size - self.trailing) for size in out.shape[-dims:]))]
+
+
+@register_upsampler("deconv")
+class Deconv(_TFSame, nn.ConvTranspose2d):
+    """The authors' DCL baseline: stride ``s``, kernel ``2s - 1`` (at 2x: 3x3), TF SAME alignment.
+
+    At 2x: ``conv_transpose2d(x, w, b, stride=2, padding=0)[..., :2H, :2W]``; input pixel (i, j)
+    feeds outputs (2i..2i+2, 2j..2j+2), so output (2i+1, 2j+1) reads only the centre tap of (i, j)
+    and (2i, 2j) reads the corner taps of its four neighbours (i-1..i, j-1..j). The paper's
+    released timing (Table 2) ran the authors' code, i.e. this layer.
+    Parameters: k^2*Cin*Cout + Cout for kernel k (9*Cin*Cout + Cout at 2x; ``bias=False``: no Cout).
     MACs per output pixel: k^2*Cin*Cout/s^2 (9*Cin*Cout/4 at 2x: the four output phases receive
     1, 2, 2 and 4 taps).
     """
@@ -55,21 +89,32 @@ class Deconv(nn.ConvTranspose2d):
     spatial_dims: ClassVar[int] = 2
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int | None = None, scale_factor: int = 2
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | None = None,
+        scale_factor: int = 2,
+        bias: bool = True,
     ) -> None:
-        arguments = _transposed_conv_arguments(kernel_size, scale_factor, self.default_kernel_size(scale_factor))
-        super().__init__(in_channels, out_channels, **arguments)
+        kernel_size = self.default_kernel_size(scale_factor) if kernel_size is None else kernel_size
+        super().__init__(in_channels, out_channels, bias=bias, **self._tf_arguments(kernel_size, scale_factor))
 
     @staticmethod
     def default_kernel_size(scale_factor: int) -> int:
         return 2 * scale_factor - 1
 
 
+@register_upsampler("deconv6")
 class Deconv6(Deconv):
-    """ConvTranspose2d with stride ``s`` and kernel ``3s`` (at 2x: 6x6, padding 2).
+    """Stride ``s``, kernel ``3s`` (at 2x: 6x6, padding 2): the DCL size the paper's text states.
 
-    Each output phase receives a 3x3 slice of the kernel, so it has as many weights as iPixelDCL.
-    Parameters: 9*s^2*Cin*Cout + Cout (36*Cin*Cout + Cout at 2x).
+    Each output phase receives a 3x3 slice of the kernel per output channel. (The paper says it
+    has as many parameters as iPixelDCL; it has fewer: 36*Cin*Cout + Cout against iPixelDCL's
+    9*(Cin*Cout + (Cin+Cout)*Cout + (Cin+2*Cout)*2*Cout) + Cout, 147,520 against 331,840 at
+    64 -> 64 (332,032 with the three per-convolution biases iPixelDCL had before), because
+    iPixelDCL's later kernels also read the maps generated before them.)
+    ``k - s`` is even, so TF SAME and the PyTorch convention coincide (padding ``s``, no crop).
+    Parameters: 9*s^2*Cin*Cout + Cout (36*Cin*Cout + Cout at 2x; ``bias=False``: no Cout).
     MACs per output pixel: 9*Cin*Cout at any factor.
     """
 
@@ -78,18 +123,69 @@ class Deconv6(Deconv):
         return 3 * scale_factor
 
 
-class Deconv3d(nn.ConvTranspose3d):
-    """ConvTranspose3d with stride ``s`` and kernel ``2s - 1`` (at 2x: 3x3x3, padding 1, output padding 1).
+@register_upsampler("deconv_torch")
+class DeconvTorch(nn.ConvTranspose2d):
+    """``deconv`` in PyTorch's convention: ``ConvTranspose2d(k, s, padding=p, output_padding=op)``
+    (at 2x: 3x3, padding 1, output padding 1), one output pixel up-left of the authors' alignment.
 
-    N x Cin x D x H x W -> N x Cout x sD x sH x sW; the 3D counterpart of ``Deconv``.
-    Parameters: k^3*Cin*Cout + Cout for kernel k (27*Cin*Cout + Cout at 2x).
+    At 2x input pixel (i, j) feeds outputs (2i-1..2i+1, 2j-1..2j+1), so (2i, 2j) reads only its
+    centre tap. Same parameters and MACs as ``deconv``.
+    """
+
+    spatial_dims: ClassVar[int] = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | None = None,
+        scale_factor: int = 2,
+        bias: bool = True,
+    ) -> None:
+        kernel_size = Deconv.default_kernel_size(scale_factor) if kernel_size is None else kernel_size
+        padding, output_padding = deconv_padding(kernel_size, scale_factor)
+        super().__init__(in_channels, out_channels, kernel_size, scale_factor, padding, output_padding, bias=bias)
+
+
+@register_upsampler("deconv3d")
+class Deconv3d(_TFSame, nn.ConvTranspose3d):
+    """The authors' 3D baseline (``conv3d_transpose``, padding SAME): stride ``s``, kernel
+    ``2s - 1`` (at 2x: 3x3x3), TF SAME alignment as ``deconv``, on every axis.
+
+    N x Cin x D x H x W -> N x Cout x sD x sH x sW.
+    Parameters: k^3*Cin*Cout + Cout for kernel k (27*Cin*Cout + Cout at 2x; ``bias=False``: no Cout).
     MACs per output voxel: k^3*Cin*Cout/s^3 (27*Cin*Cout/8 at 2x).
     """
 
     spatial_dims: ClassVar[int] = 3
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int | None = None, scale_factor: int = 2
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | None = None,
+        scale_factor: int = 2,
+        bias: bool = True,
     ) -> None:
-        arguments = _transposed_conv_arguments(kernel_size, scale_factor, Deconv.default_kernel_size(scale_factor))
-        super().__init__(in_channels, out_channels, **arguments)
+        kernel_size = Deconv.default_kernel_size(scale_factor) if kernel_size is None else kernel_size
+        super().__init__(in_channels, out_channels, bias=bias, **self._tf_arguments(kernel_size, scale_factor))
+
+
+@register_upsampler("deconv_torch3d")
+class DeconvTorch3d(nn.ConvTranspose3d):
+    """``deconv3d`` in PyTorch's convention (at 2x: 3x3x3, padding 1, output padding 1), one voxel
+    towards the origin on every axis from the authors' alignment. Same parameters and MACs."""
+
+    spatial_dims: ClassVar[int] = 3
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | None = None,
+        scale_factor: int = 2,
+        bias: bool = True,
+    ) -> None:
+        kernel_size = Deconv.default_kernel_size(scale_factor) if kernel_size is None else kernel_size
+        padding, output_padding = deconv_padding(kernel_size, scale_factor)
+        super().__init__(in_channels, out_channels, kernel_size, scale_factor, padding, output_padding, bias=bias)

@@ -6,7 +6,6 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
 
 import torch
 
@@ -27,13 +26,24 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def time_once(fn: Callable[[], object], device: torch.device) -> float:
-    """Seconds one call of ``fn`` takes, synchronised on both sides."""
-    synchronize(device)
-    start = time.perf_counter()
-    fn()
-    synchronize(device)
-    return time.perf_counter() - start
+class Stopwatch:
+    """Measures one interval on ``device``: ``with Stopwatch(device) as watch: ...`` then ``watch.seconds``.
+
+    Queued kernels are waited for on both sides, so the interval covers the work done.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.seconds = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        synchronize(self.device)
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        synchronize(self.device)
+        self.seconds = time.perf_counter() - self._start
 
 
 def median(values: list[float]) -> float:

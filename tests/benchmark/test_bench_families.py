@@ -30,7 +30,7 @@ def test_each_family_brings_its_own_baselines():
 def test_tiny_run_of_the_3d_and_convolution_families():
     names = ["deconv3d", "pixeldcl3d", "conv", "pixelcl"]
     tiny = {"width": 2, "image_size": 32, "width_3d": 2, "volume_size": 8, "depth_3d": 2}
-    report = run(names, torch.device("cpu"), warmup=0, repeats=1, **tiny)
+    report = run(names, torch.device("cpu"), warmup=0, repeats=1, matmul_size=64, progress=False, **tiny)
     rows = report["results"]
     assert report["config"]["shapes_3d"] == ["4@2x2x2", "2@4x4x4"]
     assert rows["pixeldcl3d"]["family"] == "3d" and rows["pixelcl"]["family"] == "conv"
@@ -43,6 +43,7 @@ def test_tiny_run_of_the_3d_and_convolution_families():
     table = to_markdown(report)
     assert table.count("\n| up-sampler |") == 1 and table.count("\n| convolution |") == 1
     assert table.count("\n| ") == 2 + 4 and "fwd+bwd / deconv3d" in table and "fwd+bwd / conv" in table
+    assert "| 1-8 (uneven) |" in table and rows["pixelcl"]["overlap"] is None
 
 
 def test_unknown_names_are_rejected():

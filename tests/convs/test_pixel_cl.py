@@ -31,18 +31,20 @@ def literal_pixelcl(module, x):
     out = torch.zeros(n, cout, height, width)
     for (a, b), p in sorted(ORDER.items(), key=lambda item: item[1]):
         conv = module.phase_convs[p]
+        generated = out.clone()  # the earlier phases, read while ``out`` receives this one
         phase = torch.zeros(n, cout, height // 2, width // 2)
         for i, j in itertools.product(range(height // 2), range(width // 2)):
             y, xx = 2 * i + a, 2 * j + b
-            value = torch.zeros(n, cout) if conv.bias is None else conv.bias.expand(n, cout).clone()
+            value = torch.zeros(n, cout)
             for dy, dx in itertools.product(range(3), range(3)):
                 value += _at(x, y + dy - 1, xx + dx - 1) @ conv.weight[:, :, dy, dx].T
                 neighbour = ((y + dy - 1) % 2, (xx + dx - 1) % 2)
                 if ORDER[neighbour] < p:
-                    value += _at(out, y + dy - 1, xx + dx - 1) @ module.dependencies[p - 1, :, :, dy, dx].T
+                    value += _at(generated, y + dy - 1, xx + dx - 1) @ module.dependencies[p - 1, :, :, dy, dx].T
             phase[:, :, i, j] = value
         out[:, :, a::2, b::2] = phase
-    return out
+    # One bias for every output pixel, added after all phases are generated (no phase reads it).
+    return out if module.bias is None else out + module.bias.view(1, -1, 1, 1)
 
 
 def test_dependency_taps_are_the_earlier_neighbours():
@@ -63,9 +65,8 @@ def test_equal_kernels_without_dependencies_are_one_ordinary_convolution(impl, h
         module.dependencies.zero_()
         for conv in module.phase_convs[1:]:
             conv.weight.copy_(module.phase_convs[0].weight)
-            conv.bias.copy_(module.phase_convs[0].bias)
     x = torch.randn(batch, 3, height, width)
-    expected = F.conv2d(x, module.phase_convs[0].weight, module.phase_convs[0].bias, padding=1)
+    expected = F.conv2d(x, module.phase_convs[0].weight, module.bias, padding=1)
     torch.testing.assert_close(module(x), expected, rtol=0, atol=1e-10)
 
 
@@ -89,21 +90,25 @@ def test_fast_equals_reference_outputs_and_gradients(height, width, batch):
     assert_same_outputs_and_gradients(reference, fast, x, upstream)
 
 
+def _shift_first_map(module, shift):
+    """Add ``shift`` to F1 as phase_convs[0] computes it (before any later phase reads F1)."""
+    return module.phase_convs[0].register_forward_hook(lambda _module, _inputs, out: out + shift)
+
+
 @pytest.mark.parametrize("impl", ["fast", "reference"])
 def test_perturbing_the_first_map_reaches_the_later_ones_only_through_dependencies(impl):
     module = randomize(PixelCL(2, 3, impl=impl), seed=11)
     x = torch.randn(1, 2, 6, 6)
     before = module(x).detach()
-    with torch.no_grad():
-        module.phase_convs[0].bias.add_(1.0)  # shifts F1 only
-    changed = (module(x).detach() - before).abs().amax(dim=1) > 1e-6
+    with _shift_first_map(module, 1.0), torch.no_grad():  # shifts F1 only
+        changed = (module(x).detach() - before).abs().amax(dim=1) > 1e-6
     assert changed.all()  # F1 and, through the dependencies, F2, F3 and F4 everywhere
 
     with torch.no_grad():
         module.dependencies.zero_()
         before = module(x).detach()
-        module.phase_convs[0].bias.add_(1.0)
-    changed = (module(x).detach() - before).abs().amax(dim=1) > 1e-6
+        with _shift_first_map(module, 1.0):
+            changed = (module(x).detach() - before).abs().amax(dim=1) > 1e-6
     assert changed[:, 0::2, 0::2].all()
     assert not changed[:, 1::2].any() and not changed[:, :, 1::2].any()
 
@@ -114,11 +119,12 @@ def test_a_later_pixel_reads_its_earlier_neighbour_directly():
     with torch.no_grad():
         module.dependencies.zero_()
         module.dependencies[2, 0, 0, 1, 0] = 0.5
-    out = module(torch.randn(1, 1, 6, 6))
-    # d out / d (F1's bias), pixel by pixel: F1 pixels pass it on with weight 1, F4 pixels with
-    # the dependency weight, F2 and F3 pixels not at all.
-    bias = module.phase_convs[0].bias
-    grads = torch.stack([torch.autograd.grad(v, bias, retain_graph=True)[0] for v in out.flatten()])
+    # d out / d (a constant added to F1), pixel by pixel: F1 pixels pass it on with weight 1, F4
+    # pixels with the dependency weight, F2 and F3 pixels not at all.
+    shift = torch.zeros((), requires_grad=True)
+    with _shift_first_map(module, shift):
+        out = module(torch.randn(1, 1, 6, 6))
+    grads = torch.stack([torch.autograd.grad(v, shift, retain_graph=True)[0] for v in out.flatten()])
     expected = torch.zeros(6, 6)
     expected[0::2, 0::2] = 1.0
     expected[0::2, 1::2] = 0.5
@@ -161,3 +167,46 @@ def test_build_conv_gives_same_size_layers():
             module = build_conv(name, 3, 5, bias=bias)
             assert module(x).shape == (2, 5, 6, 4)
             assert (sum(p.numel() for n, p in module.named_parameters() if "bias" in n) > 0) == bias
+
+
+def test_without_bias_equals_the_literal_form_in_outputs_and_gradients():
+    """PixelCL(5, 7, bias=False): the authors' kind of layer, no bias anywhere (literal_pixelcl reads none)."""
+    module = randomize(build_conv("pixelcl", 5, 7, bias=False), seed=6)
+    assert module.bias is None
+    x = torch.randn(2, 5, 4, 6, requires_grad=True)
+    upstream = torch.randn(2, 7, 4, 6)
+    params = dict(module.named_parameters())
+    grads = []
+    for forward in (module, lambda t: literal_pixelcl(module, t)):
+        out = forward(x)
+        grads.append((out.detach(), torch.autograd.grad((out * upstream).sum(), [x, *params.values()])))
+    (out_m, g_m), (out_l, g_l) = grads
+    torch.testing.assert_close(out_m, out_l, rtol=0, atol=1e-10)
+    for key, a, b in zip(["input", *params], g_m, g_l):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10, msg=key)
+
+
+def test_with_zero_weights_every_phase_holds_the_same_bias():
+    module = PixelCL(3, 4)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.zero_()
+        module.bias.copy_(torch.tensor([1.0, -2.0, 3.0, 0.5]))
+    out = module(torch.randn(2, 3, 4, 6))
+    torch.testing.assert_close(out, module.bias.view(1, -1, 1, 1).expand_as(out), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("cin", "cout"), [(3, 16), (32, 32), (64, 16)])
+def test_balanced_phases_agree_within_ten_percent(cin, cout):
+    torch.manual_seed(cin + cout)
+    x = torch.randn(2, cin, 24, 24)
+
+    def phase_rms(module):
+        with torch.no_grad():
+            out = module(x)[:, :, 4:-4, 4:-4]  # away from the zero padding
+        return [out[:, :, a::2, b::2].square().mean().sqrt().item() for a, b in ((0, 0), (1, 1), (1, 0), (0, 1))]
+
+    balanced = phase_rms(build_conv("pixelcl", cin, cout, init="balanced"))
+    assert max(balanced) / min(balanced) < 1.1, balanced
+    default = phase_rms(build_conv("pixelcl", cin, cout))
+    assert default[3] > 1.1 * default[0], default  # F4 reads the most earlier pixels and starts largest

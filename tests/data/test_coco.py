@@ -70,7 +70,7 @@ def test_dataset_serves_cached_masks_resized(coco_root):
     assert dataset.num_classes == 4
     assert dataset.class_names == ["background", "person", "airplane", "toothbrush"]
     assert len(dataset.palette) == 4 and dataset.ignore_index == 255 and dataset.channels == 3
-    for index, (image_id, file_name) in enumerate(dataset.images):
+    for index, (image_id, file_name) in enumerate(dataset.samples):
         assert file_name == coco_root.file_names[image_id]
         image, mask = dataset[index]
         assert image.shape == (3, 16, 16) and image.dtype == torch.float32
@@ -105,7 +105,7 @@ def test_a_changed_annotation_file_rebuilds_the_cache(coco_root):
     document["annotations"] = [entry for entry in document["annotations"] if entry["image_id"] != 7]
     annotations.write_text(json.dumps(document))
     dataset = COCOSegmentation(root=coco_root.root, split="val", image_size=12)
-    assert dataset.images[1][0] == 7 and not dataset[1][1].any()
+    assert dataset.samples[1][0] == 7 and not dataset[1][1].any()
 
 
 def test_an_interrupted_conversion_is_redone(coco_root):

@@ -1,61 +1,13 @@
-import gzip
 import pickle
-import struct
 
 import numpy as np
 import pytest
 import torch
 
 from pixeldcn.data.errors import DatasetNotFoundError
-from pixeldcn.data.fashion_scenes import CLASS_NAMES, FashionScenes, inspect_layout, read_idx, read_idx_shape
+from pixeldcn.data.fashion_scenes import CLASS_NAMES, FashionScenes, inspect_layout
 
 from .conftest import fashion_garment, write_fashion_idx_fixture, write_idx
-
-
-def test_read_idx_decodes_hand_written_bytes(tmp_path):
-    # uint8, 2 x 3: magic 00 00 08 02, dims 2 and 3, then the six values.
-    path = tmp_path / "tiny-idx2-ubyte"
-    path.write_bytes(bytes([0, 0, 0x08, 2]) + struct.pack(">II", 2, 3) + bytes([0, 1, 2, 253, 254, 255]))
-    assert read_idx(path).tolist() == [[0, 1, 2], [253, 254, 255]]
-    assert read_idx(path).dtype == np.uint8
-
-    # int32 big-endian, 1-d, with a negative value.
-    path = tmp_path / "ints-idx1"
-    path.write_bytes(bytes([0, 0, 0x0C, 1]) + struct.pack(">I", 3) + struct.pack(">iii", -2, 70000, 5))
-    values = read_idx(path)
-    assert values.tolist() == [-2, 70000, 5] and values.dtype == np.int32 and values.dtype.isnative
-
-
-def test_read_idx_round_trips_every_type_plain_and_gzipped(tmp_path):
-    rng = np.random.default_rng(0)
-    arrays = [
-        rng.integers(0, 256, size=(4, 28, 28)).astype(np.uint8),
-        rng.integers(-128, 128, size=(5,)).astype(np.int8),
-        rng.integers(-30000, 30000, size=(2, 3)).astype(np.int16),
-        rng.normal(size=(3, 2, 2)).astype(np.float32),
-        rng.normal(size=(6,)).astype(np.float64),
-    ]
-    for index, array in enumerate(arrays):
-        for suffix in ("", ".gz"):
-            path = tmp_path / f"array{index}-idx{suffix}"
-            write_idx(path, array)
-            decoded = read_idx(path)
-            assert decoded.dtype == array.dtype and np.array_equal(decoded, array)
-            assert read_idx_shape(path) == array.shape
-
-
-def test_read_idx_rejects_bad_magic_and_truncated_data(tmp_path):
-    path = tmp_path / "bad"
-    path.write_bytes(bytes([0, 1, 0x08, 1]) + struct.pack(">I", 1) + b"\x00")
-    with pytest.raises(ValueError, match="bad magic number"):
-        read_idx(path)
-    path.write_bytes(bytes([0, 0, 0x08, 2]) + struct.pack(">II", 2, 2) + b"\x00\x01\x02")
-    with pytest.raises(ValueError, match="announces"):
-        read_idx(path)
-    with gzip.open(tmp_path / "short.gz", "wb") as stream:
-        stream.write(bytes([0, 0, 0x08, 3]) + struct.pack(">I", 2))
-    with pytest.raises(ValueError, match="truncated"):
-        read_idx(tmp_path / "short.gz")
 
 
 def test_scene_items_follow_the_dataset_contract(fashion_root):

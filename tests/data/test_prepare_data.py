@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 from conftest import load_script
+from generation.conftest import write_celeba_fixture
+
+from pixeldcn.data import celeba, coco, ct_volumes, fashion_mnist, fashion_scenes, mnist, voc
 
 from .conftest import write_coco_fixture, write_fashion_idx_fixture, write_voc_fixture
 
@@ -75,3 +78,28 @@ def test_command_line_exit_status(tmp_path):
         [sys.executable, str(SCRIPT), "fashion_scenes", "--root", str(tmp_path)], capture_output=True, text=True
     )
     assert completed.returncode == 1 and "t10k-images-idx3-ubyte" in completed.stdout
+
+
+def test_every_dataset_module_that_exports_files_is_a_command(prepare_data):
+    modules = {"celeba": celeba, "coco": coco, "fashion_mnist": fashion_mnist, "fashion_scenes": fashion_scenes}
+    modules |= {"ct_volumes": ct_volumes, "mnist": mnist}
+    assert prepare_data.dataset_files() == {name: module.FILES for name, module in {**modules, "voc": voc}.items()}
+
+
+def test_celeba_directory_with_the_in_the_wild_folder(prepare_data, tmp_path, capsys):
+    fixture = write_celeba_fixture(tmp_path, counts=(3, 2, 1))
+    assert prepare_data.main(["celeba", "--root", str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    assert reported_count(output, "train images") == 3 and reported_count(output, "test images") == 1
+    assert prepare_data.main(["celeba", "--root", str(tmp_path), "--image-dir", "img_celeba"]) == 1
+    assert "img_celeba" in capsys.readouterr().out
+    fixture.image_path(fixture.files["val"][0]).unlink()
+    assert prepare_data.main(["celeba", "--root", str(tmp_path)]) == 1
+    assert fixture.files["val"][0] in capsys.readouterr().out
+
+
+def test_fashion_mnist_counts_the_training_and_test_files(prepare_data, tmp_path, capsys):
+    write_fashion_idx_fixture(tmp_path, train_labels=(1, 2, 3, 4), test_labels=(5,))
+    assert prepare_data.main(["fashion_mnist", "--root", str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    assert reported_count(output, "train images") == 4 and reported_count(output, "t10k labels") == 1

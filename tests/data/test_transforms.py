@@ -4,7 +4,14 @@ import torch
 from PIL import Image
 
 from pixeldcn.data.palette import colorize_mask, pascal_palette, pil_palette
-from pixeldcn.data.transforms import SegmentationTransform, hflip_pair, resize_pair, scale_crop_pair, to_tensors
+from pixeldcn.data.transforms import (
+    SegmentationTransform,
+    hflip_pair,
+    image_tensor,
+    resize_pair,
+    scale_crop_pair,
+    to_tensors,
+)
 
 from .conftest import VOC_COLORS
 
@@ -116,3 +123,15 @@ def test_augmenting_transform_is_reproducible_from_its_generator_and_needs_one()
         transform(image, mask)
     with pytest.raises(ValueError, match="scale_range"):
         SegmentationTransform(16, scale_range=(2.0, 1.0))
+
+
+def test_image_tensor_scales_bytes_keeps_floats_and_gives_grey_one_channel():
+    pixels = np.array([[[0, 51, 255], [102, 153, 204]]], dtype=np.uint8)  # 1 x 2 x 3 (H x W x C)
+    tensor = image_tensor(pixels)
+    assert tensor.dtype == torch.float32 and tensor.shape == (3, 1, 2)
+    assert tensor[:, 0, 0].tolist() == pytest.approx([0.0, 0.2, 1.0]) and tensor[2, 0, 1].item() == pytest.approx(0.8)
+    assert torch.equal(image_tensor(Image.fromarray(pixels)), tensor)
+    grey = image_tensor(np.array([[0, 255]], dtype=np.uint8))
+    assert grey.shape == (1, 1, 2) and grey.tolist() == [[[0.0, 1.0]]]
+    floats = np.full((2, 2, 3), 0.25, dtype=np.float32)
+    assert torch.equal(image_tensor(floats), torch.full((3, 2, 2), 0.25))

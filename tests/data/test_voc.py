@@ -48,13 +48,13 @@ def test_dataset_attributes(voc_root):
 
 def test_sbd_train_reads_train_aug_and_the_augmented_masks(voc_root):
     train = VOCSegmentation(root=voc_root.root, split="train", image_size=40, sbd=True)
-    assert train.ids == voc_root.aug_ids and len(train) == len(voc_root.train_ids) + 2
+    assert train.samples == voc_root.aug_ids and len(train) == len(voc_root.train_ids) + 2
     for index, image_id in enumerate(voc_root.aug_ids):
         expected = nearest_reference(voc_root.aug_masks[image_id], 40, 40)
         assert np.array_equal(train[index][1].numpy(), expected)
     # Val stays VOC's own split and masks.
     val = VOCSegmentation(root=voc_root.root, split="val", image_size=40, sbd=True)
-    assert val.ids == voc_root.val_ids
+    assert val.samples == voc_root.val_ids
     assert np.array_equal(val[0][1].numpy(), nearest_reference(voc_root.masks[voc_root.val_ids[0]], 40, 40))
 
 

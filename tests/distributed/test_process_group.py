@@ -20,7 +20,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from pixeldcn.engine import Trainer, distributed
+from pixeldcn.engine import Trainer, TrainerSettings, distributed
 from pixeldcn.engine.loop import NonFiniteLossError
 
 DEADLINE_S = 120
@@ -64,10 +64,10 @@ def _one_training_step(rank: int, out_dir: str, policy: str) -> dict:
     device = torch.device("cpu")
     model = distributed.wrap_model(nn.Conv2d(3, 2, 1), device)
     before = [parameter.detach().clone() for parameter in model.parameters()]
-    trainer = Trainer(out_dir, device=device, max_epochs=1, batch_size=2, on_nonfinite_loss=policy)
+    trainer = Trainer(out_dir, TrainerSettings(max_epochs=1, batch_size=2, on_nonfinite_loss=policy), device=device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     try:
-        logs = trainer._train_step(model, NanLossOnRankOne(), optimizer, None, torch.ones(2, 3, 4, 4))
+        logs = trainer.train_step(model, NanLossOnRankOne(), optimizer, torch.ones(2, 3, 4, 4))
         outcome = "stepped" if logs else "skipped"
     except NonFiniteLossError:
         outcome = "stopped"

@@ -10,7 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from pixeldcn.engine import EpochSampler, Trainer, distributed
+from pixeldcn.config.launchers import launcher_plugin_problem
+from pixeldcn.engine import EpochSampler, Trainer, TrainerSettings, distributed
+from pixeldcn.engine.batches import accumulation_groups
+from pixeldcn.engine.precision import Precision
 from pixeldcn.tasks.base import sum_attributes
 from pixeldcn.tasks.segmentation import SegmentationTask
 
@@ -31,7 +34,7 @@ def segmentation_batch(size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Te
 
 
 def trainer(tmp_path: Path, **options) -> Trainer:
-    return Trainer(tmp_path, device=torch.device("cpu"), max_epochs=1, batch_size=2, **options)
+    return Trainer(tmp_path, TrainerSettings(max_epochs=1, batch_size=2, **options), device=torch.device("cpu"))
 
 
 # ---------------------------------------------------------------------- sampler sharding
@@ -127,9 +130,9 @@ def test_one_process_helpers_are_identities() -> None:
 
 
 def test_accumulation_groups_weight_each_batch_by_its_group_size() -> None:
-    groups = list(distributed.accumulation_groups(5, 2))
+    groups = list(accumulation_groups(5, 2))
     assert groups == [(0.5, False), (0.5, True), (0.5, False), (0.5, True), (1.0, True)]
-    assert list(distributed.accumulation_groups(2, 1)) == [(1.0, True), (1.0, True)]
+    assert list(accumulation_groups(2, 1)) == [(1.0, True), (1.0, True)]
 
 
 def test_two_accumulated_half_batches_step_like_one_whole_batch(tmp_path: Path) -> None:
@@ -143,13 +146,13 @@ def test_two_accumulated_half_batches_step_like_one_whole_batch(tmp_path: Path) 
     engine = trainer(tmp_path, accumulate_grad_batches=2)
 
     optimizer = torch.optim.SGD(accumulated.parameters(), lr=0.5)
-    first = engine._train_step(accumulated, task, optimizer, None, (images[:2], masks[:2]), 0.5, False)
+    first = engine.train_step(accumulated, task, optimizer, (images[:2], masks[:2]), loss_weight=0.5, update=False)
     assert all(parameter.grad is not None for parameter in accumulated.parameters())
     assert torch.equal(accumulated.weight, whole.weight)  # no step yet
-    engine._train_step(accumulated, task, optimizer, None, (images[2:], masks[2:]), 0.5, True)
+    engine.train_step(accumulated, task, optimizer, (images[2:], masks[2:]), loss_weight=0.5, update=True)
     assert all(parameter.grad is None for parameter in accumulated.parameters())
 
-    engine._train_step(whole, task, torch.optim.SGD(whole.parameters(), lr=0.5), None, (images, masks))
+    engine.train_step(whole, task, torch.optim.SGD(whole.parameters(), lr=0.5), (images, masks))
     assert not torch.equal(whole.weight, initial)
     for mine, reference in zip(accumulated.parameters(), whole.parameters()):
         torch.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-6)
@@ -166,7 +169,7 @@ def test_bf16_autocast_trains_a_step_on_the_cpu(tmp_path: Path) -> None:
     output_dtypes = []
     model.register_forward_hook(lambda module, inputs, output: output_dtypes.append(output.dtype))
     engine = trainer(tmp_path, precision="bf16")
-    logs = engine._train_step(model, task, torch.optim.SGD(model.parameters(), lr=0.1), None, segmentation_batch(2))
+    logs = engine.train_step(model, task, torch.optim.SGD(model.parameters(), lr=0.1), segmentation_batch(2))
     assert output_dtypes == [torch.bfloat16]
     assert torch.isfinite(torch.tensor(logs["loss"]))
     assert model.weight.dtype == torch.float32 and not torch.equal(model.weight, before)
@@ -175,15 +178,15 @@ def test_bf16_autocast_trains_a_step_on_the_cpu(tmp_path: Path) -> None:
 def test_precision_settings_are_checked() -> None:
     cpu = torch.device("cpu")
     with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
-        distributed.StepSettings(cpu, "fp16")
+        Precision(cpu, "fp16")
     with pytest.raises(ValueError, match="precision must be one of"):
-        distributed.StepSettings(cpu, "16")
-    assert distributed.StepSettings(cpu, 32).precision == "32"  # YAML's `precision: 32` is an int
-    assert not distributed.StepSettings(cpu).scaler.is_enabled()
+        Precision(cpu, "16")
+    assert Precision(cpu, 32).precision == "32"  # YAML's `precision: 32` is an int
+    assert not Precision(cpu).scaler.is_enabled()
 
 
 def test_channels_last_converts_images_and_leaves_masks() -> None:
-    settings = distributed.StepSettings(torch.device("cpu"), channels_last=True)
+    settings = Precision(torch.device("cpu"), channels_last=True)
     images, masks = settings.prepare_batch(segmentation_batch(2))
     assert images.is_contiguous(memory_format=torch.channels_last)
     assert masks.is_contiguous()
@@ -195,8 +198,8 @@ def test_channels_last_converts_images_and_leaves_masks() -> None:
 
 
 def test_launcher_plugin_problem_names_the_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert distributed.launcher_plugin_problem(["hydra/launcher=joblib", "upsampler=deconv"]) is None
+    assert launcher_plugin_problem(["hydra/launcher=joblib", "upsampler=deconv"]) is None
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    problem = distributed.launcher_plugin_problem(["hydra/launcher=submitit_slurm"])
+    problem = launcher_plugin_problem(["hydra/launcher=submitit_slurm"])
     assert "hydra-submitit-launcher" in problem and ".[launchers]" in problem
-    assert distributed.launcher_plugin_problem(["hydra/launcher=basic"]) is None
+    assert launcher_plugin_problem(["hydra/launcher=basic"]) is None

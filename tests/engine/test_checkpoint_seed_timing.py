@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import time
 
 import numpy as np
 import pytest
@@ -13,9 +12,9 @@ import torch
 from PIL import Image
 
 from pixeldcn.engine import CheckpointError, get_rng_state, load_checkpoint, save_checkpoint, set_rng_state
-from pixeldcn.engine.logging import save_png, scalars, write_metrics
+from pixeldcn.engine.outputs import save_png, scalars, write_metrics
 from pixeldcn.engine.seed import configure_determinism, seed_everything
-from pixeldcn.engine.timing import PredictTiming, Stopwatch, TrainTiming, median_after_warmup, timing_report
+from pixeldcn.engine.timing import PredictTiming, TrainTiming, median_after_warmup, timing_report
 
 
 def test_checkpoint_round_trip_keeps_tensors_and_plain_values(tmp_path):
@@ -94,12 +93,6 @@ def test_train_and_predict_timing_figures():
     report = timing_report(torch.device("cpu"), settings={"batch_size": 4}, train=None, predict=None)
     assert report["device"] == "cpu" and report["batch_size"] == 4 and report["train"] is None
     assert report["versions"]["torch"] == torch.__version__ and report["versions"]["torchvision"]
-
-
-def test_stopwatch_measures_an_interval():
-    with Stopwatch(torch.device("cpu")) as watch:
-        time.sleep(0.05)
-    assert 0.05 <= watch.seconds < 1.0
 
 
 def test_scalars_keep_finite_numbers_only():

@@ -12,8 +12,18 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from pixeldcn.engine import BEST_CHECKPOINT, LAST_CHECKPOINT, EpochSampler, Trainer, load_checkpoint
-from pixeldcn.engine.loop import batch_length, is_improvement, to_device
+from pixeldcn.engine import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
+    EpochSampler,
+    EvalSettings,
+    Trainer,
+    TrainerSettings,
+    load_checkpoint,
+)
+from pixeldcn.engine.batches import batch_length, to_device
+from pixeldcn.engine.callbacks import TensorBoardLogger
+from pixeldcn.engine.loop import is_improvement
 
 
 class LineData(Dataset):
@@ -60,9 +70,13 @@ class RegressionTask:
         pass
 
 
-def make_trainer(run_dir: Path, **options: Any) -> Trainer:
-    settings = {"device": torch.device("cpu"), "max_epochs": 3, "batch_size": 4, "progress_bar": False}
-    return Trainer(run_dir, **{**settings, "tensorboard": False, **options})
+def make_trainer(run_dir: Path, tensorboard: bool = False, **options: Any) -> Trainer:
+    """A CPU trainer; ``eval_<name>`` options are ``EvalSettings``' ``<name>``, the others ``TrainerSettings``'."""
+    evaluation = {key.removeprefix("eval_"): value for key, value in options.items() if key.startswith("eval_")}
+    training = {key: value for key, value in options.items() if not key.startswith("eval_")}
+    settings = TrainerSettings(**{"max_epochs": 3, "batch_size": 4, "progress_bar": False, **training})
+    callbacks = [TensorBoardLogger(run_dir)] if tensorboard else []
+    return Trainer(run_dir, settings, EvalSettings(**evaluation), device=torch.device("cpu"), callbacks=callbacks)
 
 
 def fit(
@@ -77,7 +91,7 @@ def fit(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     trainer = make_trainer(run_dir, **(trainer_options or {}))
     if grad_scaler is not None:
-        trainer.step_settings.scaler = grad_scaler
+        trainer.precision.scaler = grad_scaler
     resume_from = run_dir / LAST_CHECKPOINT if resume else None
     result = trainer.fit(model, RegressionTask(), optimizer, LineData(16), LineData(8), resume_from=resume_from)
     return model, optimizer, result
@@ -236,7 +250,7 @@ def test_a_training_split_smaller_than_a_batch_is_refused(tmp_path):
 
 
 def test_settings_below_one_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="eval_num_images must be at least 1"):
+    with pytest.raises(ValueError, match="num_images=0 is invalid: expected an integer >= 1 or null"):
         make_trainer(tmp_path, eval_num_images=0)
 
 

@@ -29,7 +29,7 @@ def test_celeba_splits_follow_the_official_partition_file(celeba):
     for split, count in (("train", 4), ("val", 2), ("test", 2)):
         dataset = CelebA(root=celeba.root, split=split)
         assert len(dataset) == count
-        assert dataset.files == celeba.files[split]
+        assert dataset.samples == celeba.files[split]
 
 
 def test_celeba_takes_the_central_148_square_as_torchvision_centre_crop(celeba):

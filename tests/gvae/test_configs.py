@@ -8,7 +8,8 @@ import torch
 from conftest import composed
 from data.conftest import write_fashion_idx_fixture
 
-import pixeldcn.run as run
+import pixeldcn.build as build
+from pixeldcn.config.validate import validate
 from pixeldcn.models import GVAE, GVAE3D
 from pixeldcn.tasks.adversarial import AdversarialTask
 
@@ -32,10 +33,10 @@ def roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def test_gvae_on_fashion_mnist_builds_from_the_smoke_config(upsampler, roots):
     overrides = ["model=gvae", "dataset=fashion_mnist", f"dataset.root={roots['fashion']}", "dataset.val_size=4"]
     with composed("debug=smoke", f"upsampler={upsampler}", *overrides) as cfg:
-        run.validate(cfg)
-        data = run.build_dataset(cfg, "train")
-        task = run.build_task(cfg, data)
-        model = run.build_model(cfg, task, data)
+        validate(cfg)
+        data = build.build_dataset(cfg, "train")
+        task = build.build_task(cfg, data)
+        model = build.build_model(cfg, task, data)
     assert isinstance(task, AdversarialTask) and isinstance(model, GVAE)
     assert model.image_size == 32 and model.in_channels == 1
     images = torch.stack([data[index][0] for index in range(2)])
@@ -45,10 +46,10 @@ def test_gvae_on_fashion_mnist_builds_from_the_smoke_config(upsampler, roots):
 def test_gvae3d_on_nifti_volumes_builds_from_the_smoke_config(roots):
     overrides = ["model=gvae3d", "upsampler=pixeldcl3d", "dataset=ct_volumes", f"dataset.root={roots['ct']}"]
     with composed("debug=smoke", *overrides, "dataset.val_size=1", "dataset.image_size=8") as cfg:
-        run.validate(cfg)
-        data = run.build_dataset(cfg, "train")
-        task = run.build_task(cfg, data)
-        model = run.build_model(cfg, task, data)
+        validate(cfg)
+        data = build.build_dataset(cfg, "train")
+        task = build.build_task(cfg, data)
+        model = build.build_model(cfg, task, data)
     assert isinstance(model, GVAE3D) and len(data) == 2 and task.value_range == (-1.0, 1.0)
     volume = data[0][0]
     assert volume.shape == (1, 8, 8, 8) and model(volume[None])[0].shape == (1, 1, 8, 8, 8)

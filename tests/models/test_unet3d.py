@@ -9,8 +9,7 @@ from conftest import QUIET_SMOKE, composed
 from torch import nn
 
 import pixeldcn.run as run
-from pixeldcn.models import UNet
-from pixeldcn.models.unet3d import UNet3D
+from pixeldcn.models import UNet, UNet3D
 from pixeldcn.upsamplers import UPSAMPLERS_3D, build_upsampler
 from pixeldcn.upsamplers.pixel_dcl3d import PixelDCL3D
 

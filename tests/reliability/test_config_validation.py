@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import QUIET_SMOKE, composed, run_train_subprocess
 
+import pixeldcn.build as build
 import pixeldcn.run as run
-from pixeldcn.config_check import config_problems, known_keys, override_problem
+from pixeldcn.config.schema import config_problems, known_keys, override_problem
 
 
 def problems(*overrides: str) -> list[str]:
@@ -26,7 +27,7 @@ def test_a_misspelt_trainer_key_names_the_close_valid_ones():
     assert "valid keys: " in problem and "batch_size" in problem
 
 
-def test_known_keys_come_from_the_config_files():
+def test_known_keys_come_from_the_schema():
     assert {"max_epochs", "batch_size", "optimizer", "on_nonfinite_loss"} <= known_keys("trainer")
     assert known_keys("eval") == {"split", "batch_size", "num_batches", "num_images"}
 
@@ -84,15 +85,16 @@ def test_a_misspelt_model_parameter_gets_a_suggestion():
 def test_a_unet_image_size_not_divisible_by_16_is_refused():
     with composed("dataset.image_size=40") as cfg:
         expected = r"dataset.image_size=40 is not divisible by 16.*dataset.image_size=32"
+        data = build.build_dataset(cfg, "val")
         with pytest.raises(run.ConfigError, match=expected):
-            run.validate(cfg)
+            build.build_model(cfg, build.build_task(cfg, data), data)
 
 
 def test_a_bad_value_stops_train_py_before_a_run_directory_has_results(run_train, tmp_path, monkeypatch):
     def no_dataset(*args, **kwargs):
         raise AssertionError("a dataset was built although the configuration is invalid")
 
-    monkeypatch.setattr(run, "build_dataset", no_dataset)
+    monkeypatch.setattr(build, "build_dataset", no_dataset)
     run_dir = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
         run_train(run_dir, *QUIET_SMOKE, "trainer.optimizer.lr=-1")

@@ -28,15 +28,21 @@ def test_sweep_summary_has_one_completed_row_per_upsampler(sweep_dir):
 
 @pytest.mark.slow
 def test_make_tables_turns_the_sweep_into_tables_with_the_papers_columns(sweep_dir, tmp_path):
-    assert load_script("make_tables").main([str(sweep_dir), "--out", str(tmp_path)]) == 0
+    assert load_script("make_tables").main([str(sweep_dir), "--out", str(tmp_path / "default")]) == 0
+    assert "| synthetic_shapes |" not in (tmp_path / "default" / "table1.md").read_text()  # smoke runs left out
+    assert load_script("make_tables").main([str(sweep_dir), "--out", str(tmp_path), "--include-debug"]) == 0
     table1 = (tmp_path / "table1.md").read_text()
     assert "paper (arXiv v4)" in table1 and "paper (NIPS)" in table1
-    assert table1.count("| synthetic_shapes | unet |") == len(UPSAMPLERS)
+    assert table1.count("| synthetic_shapes | unet | A |") == len(UPSAMPLERS)  # one setting: the sweep's
     table2 = (tmp_path / "table2.md").read_text()
     assert "paper train / DCL" in table2
-    deconv6_row = next(line for line in table2.splitlines() if line.startswith("| synthetic_shapes | unet | deconv6 |"))
+    deconv6_row = next(
+        line for line in table2.splitlines() if line.startswith("| synthetic_shapes | unet | A | deconv6 |")
+    )
     assert "| 1.00 | 1.00 |" in deconv6_row  # its own ratios
-    assert {p.suffix for p in tmp_path.iterdir()} == {".md", ".tex", ".csv", ".png"}
+    assert {p.suffix for p in tmp_path.iterdir() if p.is_file()} == {".md", ".tex", ".csv", ".png", ".json"}
+    ordering = (tmp_path / "ordering.md").read_text()
+    assert "| pixeldcl >= deconv6 | mean IoU | paired | 1 pair |" in ordering and "not enough runs" in ordering
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ def literal_pixeldcl(module, x):
     """Eqn. 3 / Fig. 6 evaluated output pixel by output pixel, independent of either implementation."""
     f1 = module.conv1(x)
     f2 = module.conv2(f1)
-    w, b = module.conv3.weight, module.conv3.bias
+    w, b = module.conv3.weight, module.bias
     up, down, left, right = w[:, :, 0, 1], w[:, :, 2, 1], w[:, :, 1, 0], w[:, :, 1, 2]
     n, _, h, wd = f1.shape
     out = torch.zeros(n, w.shape[0], 2 * h, 2 * wd)
@@ -51,11 +51,12 @@ def literal_ipixeldcl(module, x):
     cout = f1.shape[1]
     n, _, h, w = f1.shape
     out = torch.zeros(n, cout, 2 * h, 2 * w)
+    b = module.bias
     for i, j in itertools.product(range(h), range(w)):
-        out[:, :, 2 * i, 2 * j] = f1[:, :, i, j]
-        out[:, :, 2 * i + 1, 2 * j + 1] = f2[:, :, i, j]
-        out[:, :, 2 * i + 1, 2 * j] = f34[:, :cout, i, j]
-        out[:, :, 2 * i, 2 * j + 1] = f34[:, cout:, i, j]
+        out[:, :, 2 * i, 2 * j] = f1[:, :, i, j] + b
+        out[:, :, 2 * i + 1, 2 * j + 1] = f2[:, :, i, j] + b
+        out[:, :, 2 * i + 1, 2 * j] = f34[:, :cout, i, j] + b
+        out[:, :, 2 * i, 2 * j + 1] = f34[:, cout:, i, j] + b
     return out
 
 
@@ -91,8 +92,9 @@ def test_both_implementations_share_one_state_dict(name):
     fast = build_upsampler(name, 4, 6, impl="fast")
     shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
     assert shapes(reference) == shapes(fast)
-    assert {k.split(".")[0] for k in shapes(fast)} == {"conv1", "conv2", "conv3"}
+    assert {k.split(".")[0] for k in shapes(fast)} == {"conv1", "conv2", "conv3", "bias"}
     assert all(isinstance(getattr(fast, c), torch.nn.Conv2d) for c in ("conv1", "conv2", "conv3"))
+    assert all(getattr(fast, c).bias is None for c in ("conv1", "conv2", "conv3")) and shapes(fast)["bias"] == (6,)
     assert fast.conv3.kernel_size == (3, 3)
 
 
@@ -118,7 +120,7 @@ def test_sequential_variants_make_f4_depend_on_f3(name):
     for k, conv in enumerate(module.convs):
         inputs = maps if name == "pixeldcl_seq" and k > 0 else [x, *maps]
         maps.append(conv(torch.cat(inputs, 1)))
-    f1, f2, f3, f4 = maps
+    f1, f2, f3, f4 = (m + module.bias.view(1, -1, 1, 1) for m in maps)
     out = module(x)
     torch.testing.assert_close(out[:, :, 0::2, 0::2], f1)
     torch.testing.assert_close(out[:, :, 1::2, 1::2], f2)
@@ -131,12 +133,16 @@ def test_sequential_variants_make_f4_depend_on_f3(name):
     assert not torch.allclose(module(x)[:, :, 0::2, 1::2], f4)
 
 
-def test_deconvolution_is_four_shuffled_convolutions():
-    """Section 2.1's reading of DCL, checked on our 3x3 baseline: each phase is a convolution."""
-    module = randomize(build_upsampler("deconv", 2, 3), seed=9)
+@pytest.mark.parametrize(("name", "centre_phase"), [("deconv", 1), ("deconv_torch", 0)])
+def test_deconvolution_is_four_shuffled_convolutions(name, centre_phase):
+    """Section 2.1's reading of DCL, checked on both 3x3 baselines: each phase is a convolution.
+
+    The phase that receives only the centre tap is (odd, odd) in the authors' TF SAME alignment
+    (``deconv``; the old assertion, (even, even), now holds for ``deconv_torch``)."""
+    module = randomize(build_upsampler(name, 2, 3), seed=9)
     x = torch.randn(1, 2, 4, 5)
     out = module(x)
-    # out[2i, 2j] receives only the centre tap w[:, :, 1, 1] of input (i, j).
+    # out[2i + c, 2j + c] receives only the centre tap w[:, :, 1, 1] of input (i, j).
     w = module.weight  # Cin x Cout x 3 x 3
-    expected_f1 = torch.einsum("nchw,co->nohw", x, w[:, :, 1, 1]) + module.bias.view(1, -1, 1, 1)
-    torch.testing.assert_close(out[:, :, 0::2, 0::2], expected_f1)
+    expected = torch.einsum("nchw,co->nohw", x, w[:, :, 1, 1]) + module.bias.view(1, -1, 1, 1)
+    torch.testing.assert_close(out[:, :, centre_phase::2, centre_phase::2], expected)

@@ -27,12 +27,12 @@ def _place(maps, phases, shape):
 
 
 def literal_pixeldcl3d(module, x):
-    """Even voxels: A, B plus b3. Odd voxels: b3 plus the face-tap weights times the six face
-    neighbours on the grid of A and B (zero outside)."""
+    """Even voxels: A, B plus the output bias. Odd voxels: the bias plus the face-tap weights times
+    the six face neighbours on the grid of A and B (zero outside)."""
     a = module.conv1(x)
     b = module.conv2(a).chunk(3, dim=1)
     grid = _place([a, *b], EVEN, a.shape)
-    w3, b3 = module.conv3.weight, module.conv3.bias
+    w3, b3 = module.conv3.weight, module.bias
     out = grid + b3.view(1, -1, 1, 1, 1)
     size = grid.shape[2:]
     for z, y, x_ in itertools.product(*(range(s) for s in size)):
@@ -53,7 +53,7 @@ def literal_ipixeldcl3d(module, x):
     a = module.conv1(x)
     b = module.conv2(torch.cat([x, a], 1))
     c = module.conv3(torch.cat([x, a, b], 1))
-    return _place([a, *b.chunk(3, 1), *c.chunk(4, 1)], EVEN + ODD, a.shape)
+    return _place([a, *b.chunk(3, 1), *c.chunk(4, 1)], EVEN + ODD, a.shape) + module.bias.view(1, -1, 1, 1, 1)
 
 
 @pytest.mark.parametrize("name", ["pixeldcl3d", "ipixeldcl3d"])
@@ -102,7 +102,7 @@ def test_both_implementations_share_one_state_dict(name):
     fast = build_upsampler(name, 4, 6, impl="fast")
     shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
     assert shapes(reference) == shapes(fast)
-    assert {k.split(".")[0] for k in shapes(fast)} == {"conv1", "conv2", "conv3"}
+    assert {k.split(".")[0] for k in shapes(fast)} == {"conv1", "conv2", "conv3", "bias"}
 
 
 def test_pixeldcl3d_masked_taps_start_and_stay_zero_under_training():
@@ -118,11 +118,13 @@ def test_pixeldcl3d_masked_taps_start_and_stay_zero_under_training():
     assert module.conv3.weight[:, :, faces].abs().min() > 0
 
 
-def test_deconv3d_is_eight_shuffled_convolutions():
-    """Section 2.1's reading in 3D: voxel (2i, 2j, 2l) receives only the centre tap of input (i, j, l)."""
-    module = randomize(build_upsampler("deconv3d", 2, 3), seed=9)
+@pytest.mark.parametrize(("name", "c"), [("deconv3d", 1), ("deconv_torch3d", 0)])
+def test_deconv3d_is_eight_shuffled_convolutions(name, c):
+    """Section 2.1's reading in 3D: voxel (2i+c, 2j+c, 2l+c) receives only the centre tap of input
+    (i, j, l); c = 1 in the authors' TF SAME alignment, c = 0 (the old assertion) in PyTorch's."""
+    module = randomize(build_upsampler(name, 2, 3), seed=9)
     x = torch.randn(1, 2, 2, 3, 2)
     out = module(x)
     assert out.shape == (1, 3, 4, 6, 4)
     expected = torch.einsum("ncdhw,co->nodhw", x, module.weight[:, :, 1, 1, 1]) + module.bias.view(1, -1, 1, 1, 1)
-    torch.testing.assert_close(out[:, :, 0::2, 0::2, 0::2], expected)
+    torch.testing.assert_close(out[:, :, c::2, c::2, c::2], expected)

@@ -6,7 +6,7 @@ import torch
 from pixeldcn.upsamplers import UPSAMPLERS, build_upsampler
 
 EXPECTED_NAMES = {
-    "deconv", "deconv6", "ipixeldcl", "pixeldcl", "ipixeldcl_seq", "pixeldcl_seq",
+    "deconv", "deconv6", "deconv_torch", "ipixeldcl", "pixeldcl", "pixeldcl_2x2", "ipixeldcl_seq", "pixeldcl_seq",
     "resize_nearest", "resize_bilinear", "pixel_shuffle", "pixel_shuffle_icnr",
 }  # fmt: skip
 
@@ -47,8 +47,18 @@ def test_options_reach_the_constructor_and_factories_compose():
 
 
 def test_deconv_kernels_match_the_paper_and_released_code():
-    dcl = build_upsampler("deconv", 8, 4)
+    # The PyTorch-convention layer keeps the former deconv's arguments; deconv itself is TF SAME
+    # (padding 0, one trailing output cropped; tests/upsamplers/test_alignment.py).
+    dcl = build_upsampler("deconv_torch", 8, 4)
     assert (dcl.kernel_size, dcl.stride, dcl.padding, dcl.output_padding) == ((3, 3), (2, 2), (1, 1), (1, 1))
+    tf = build_upsampler("deconv", 8, 4)
+    assert (tf.kernel_size, tf.stride, tf.padding, tf.output_padding, tf.trailing) == (
+        (3, 3),
+        (2, 2),
+        (0, 0),
+        (0, 0),
+        1,
+    )
     dcl6 = build_upsampler("deconv6", 8, 4)
     assert (dcl6.kernel_size, dcl6.stride, dcl6.padding, dcl6.output_padding) == ((6, 6), (2, 2), (2, 2), (0, 0))
 

@@ -6,15 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from pixeldcn.models import UNet
-from pixeldcn.models.unet3d import UNet3D
+from pixeldcn.models import UNet, UNet3D
 from pixeldcn.upsamplers import UPSAMPLERS, UPSAMPLERS_3D, build_upsampler, require_spatial_dims, spatial_dims
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_3d_registry_is_separate_from_the_2d_one():
-    assert set(UPSAMPLERS_3D) == {"deconv3d", "pixeldcl3d", "ipixeldcl3d"}
+    assert set(UPSAMPLERS_3D) == {"deconv3d", "deconv_torch3d", "pixeldcl3d", "ipixeldcl3d"}
     assert not set(UPSAMPLERS_3D) & set(UPSAMPLERS)
 
 
@@ -58,6 +57,8 @@ def test_unet_refuses_3d_upsamplers_when_built(name):
     "factory", [functools.partial(build_upsampler, "pixeldcl"), lambda c, o: nn.ConvTranspose2d(c, o, 2, 2)]
 )
 def test_unet3d_refuses_2d_upsamplers_when_built(factory):
-    message = r"UNet3D needs 3D up-samplers but its factory built a 2D .*deconv3d, ipixeldcl3d, pixeldcl3d"
+    message = (
+        r"UNet3D needs 3D up-samplers but its factory built a 2D .*deconv3d, deconv_torch3d, pixeldcl3d, ipixeldcl3d"
+    )
     with pytest.raises(ValueError, match=message):
         UNet3D(num_classes=3, upsampler=factory, width=2, depth=2)

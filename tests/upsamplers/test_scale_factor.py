@@ -77,13 +77,19 @@ def test_other_factors_are_rejected(factor):
 @pytest.mark.parametrize(
     ("name", "factor", "kernel", "padding", "output_padding"),
     [
-        ("deconv", 2, 3, 1, 1),
-        ("deconv", 4, 7, 2, 1),
-        ("deconv", 8, 15, 4, 1),
+        # The PyTorch convention (the former deconv/deconv3d): padding ceil((k - s) / 2).
+        ("deconv_torch", 2, 3, 1, 1),
+        ("deconv_torch", 4, 7, 2, 1),
+        ("deconv_torch", 8, 15, 4, 1),
+        ("deconv_torch3d", 4, 7, 2, 1),
+        # TF SAME: padding (k - s) // 2, no output padding (and one trailing output cropped).
+        ("deconv", 2, 3, 0, 0),
+        ("deconv", 4, 7, 1, 0),
+        ("deconv", 8, 15, 3, 0),
+        ("deconv3d", 4, 7, 1, 0),
         ("deconv6", 2, 6, 2, 0),
         ("deconv6", 4, 12, 4, 0),
         ("deconv6", 8, 24, 8, 0),
-        ("deconv3d", 4, 7, 2, 1),
     ],
 )
 def test_deconvolution_kernel_and_padding_rule(name, factor, kernel, padding, output_padding):
@@ -95,17 +101,22 @@ def test_deconvolution_kernel_and_padding_rule(name, factor, kernel, padding, ou
 
 @pytest.mark.parametrize("factor", [2, 4, 8])
 def test_any_kernel_at_least_the_factor_gives_exactly_the_scaled_size(factor):
-    for kernel in range(factor, 3 * factor + 2):
-        module = build_upsampler("deconv", 1, 1, scale_factor=factor, kernel_size=kernel)
-        assert module(torch.randn(1, 1, 3, 5)).shape[-2:] == (3 * factor, 5 * factor), kernel
-    with pytest.raises(ValueError, match=f"a {factor}x deconvolution needs kernel_size >= {factor}, got {factor - 1}"):
-        build_upsampler("deconv", 1, 1, scale_factor=factor, kernel_size=factor - 1)
+    for name in ("deconv", "deconv_torch"):
+        for kernel in range(factor, 3 * factor + 2):
+            module = build_upsampler(name, 1, 1, scale_factor=factor, kernel_size=kernel)
+            assert module(torch.randn(1, 1, 3, 5)).shape[-2:] == (3 * factor, 5 * factor), (name, kernel)
+        message = f"a {factor}x deconvolution needs kernel_size >= {factor}, got {factor - 1}"
+        with pytest.raises(ValueError, match=message):
+            build_upsampler(name, 1, 1, scale_factor=factor, kernel_size=factor - 1)
 
 
-def test_deconv_at_4x_centres_each_input_pixel_in_its_4x4_block():
-    """Kernel 7, padding 2: input (i, j)'s centre tap lands on (4i + 1, 4j + 1), the block's
-    top-left of centre (an odd kernel cannot sit on the even block's exact centre)."""
-    module = build_upsampler("deconv", 1, 1, scale_factor=4)
+@pytest.mark.parametrize(("name", "offset"), [("deconv_torch", 1), ("deconv", 2)])
+def test_deconv_at_4x_centres_each_input_pixel_in_its_4x4_block(name, offset):
+    """Kernel 7: input (i, j)'s centre tap lands on (4i + o, 4j + o), next to the block's centre
+    (an odd kernel cannot sit on the even block's exact centre): top-left of it (o = 1, padding 2)
+    in the PyTorch convention, the former deconv's assertion; bottom-right (o = 2) in TF SAME,
+    which pads one output before and two after."""
+    module = build_upsampler(name, 1, 1, scale_factor=4)
     with torch.no_grad():
         module.weight.zero_()
         module.weight[0, 0, 3, 3] = 1.0
@@ -113,7 +124,7 @@ def test_deconv_at_4x_centres_each_input_pixel_in_its_4x4_block():
     x = torch.zeros(1, 1, 3, 3)
     x[0, 0, 1, 2] = 1.0
     out = module(x)
-    assert out[0, 0, 5, 9] == 1.0 and out.sum() == 1.0
+    assert out[0, 0, 4 + offset, 8 + offset] == 1.0 and out.sum() == 1.0
 
 
 def test_resize_and_shuffle_scale_in_one_step():

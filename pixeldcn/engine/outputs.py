@@ -1,4 +1,4 @@
-"""Run outputs other than checkpoints: TensorBoard events, progress bars, metrics.json and PNGs."""
+"""Run outputs other than checkpoints and TensorBoard: ``metrics.json``, ``timing.json`` and PNGs."""
 
 from __future__ import annotations
 
@@ -6,28 +6,19 @@ import io
 import math
 import numbers
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 from PIL import Image
 from torch import Tensor
-from tqdm import tqdm
 
 from pixeldcn.utils.io import atomic_write_bytes, atomic_write_json
 
 METRICS_FILE = "metrics.json"
 TIMING_FILE = "timing.json"
-TENSORBOARD_DIR = "tensorboard"
 IMAGES_DIR = "images"
-
-T = TypeVar("T")
-
-
-def progress(iterable: Iterable[T], *, total: int, desc: str, enabled: bool) -> Iterator[T]:
-    """A tqdm bar over ``iterable`` that disappears when done (``enabled=False``: no bar)."""
-    return iter(tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, disable=not enabled))
 
 
 def scalars(values: Mapping[str, Any]) -> dict[str, float]:
@@ -37,36 +28,6 @@ def scalars(values: Mapping[str, Any]) -> dict[str, float]:
         for key, value in values.items()
         if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     }
-
-
-class TensorBoardLogger:
-    """Scalars and images of a run under ``<run_dir>/tensorboard``; every call is a no-op when disabled.
-
-    TensorBoard is imported only when enabled: it takes seconds to load.
-    """
-
-    def __init__(self, run_dir: str | os.PathLike[str], enabled: bool = True) -> None:
-        self._writer = None
-        if enabled:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._writer = SummaryWriter(log_dir=str(Path(run_dir) / TENSORBOARD_DIR))
-
-    def log_scalars(self, prefix: str, values: Mapping[str, Any], step: int) -> None:
-        """Log ``values`` (non-numbers skipped) as ``<prefix>/<key>``."""
-        if self._writer is not None:
-            for key, value in scalars(values).items():
-                self._writer.add_scalar(f"{prefix}/{key}", value, step)
-
-    def log_images(self, prefix: str, images: Mapping[str, Tensor], step: int) -> None:
-        """Log ``3 x H x W`` float images in [0, 1] as ``<prefix>/<key>``."""
-        if self._writer is not None:
-            for key, image in images.items():
-                self._writer.add_image(f"{prefix}/{key}", image, step)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
 
 
 def save_png(image: Tensor, path: str | os.PathLike[str]) -> Path:
@@ -98,3 +59,21 @@ def write_metrics(
 def write_timing(run_dir: str | os.PathLike[str], report: Mapping[str, Any]) -> Path:
     """Write ``timing.json`` (see :func:`pixeldcn.engine.timing.timing_report`)."""
     return atomic_write_json(Path(run_dir) / TIMING_FILE, dict(report))
+
+
+def write_results(
+    run_dir: str | os.PathLike[str],
+    *,
+    images: Mapping[str, Tensor],
+    run: Mapping[str, Any],
+    history: list[dict[str, Any]],
+    best: Mapping[str, Any] | None,
+    final: Mapping[str, Any],
+) -> None:
+    """The files of a finished run besides the task's own: ``images/<name>.png``, then ``metrics.json``.
+
+    ``metrics.json`` comes last: a run directory whose ``final`` is set has all its pictures.
+    """
+    for name, image in images.items():
+        save_png(image, Path(run_dir) / IMAGES_DIR / f"{name}.png")
+    write_metrics(run_dir, run=run, history=history, best=best, final=final)

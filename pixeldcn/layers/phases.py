@@ -1,4 +1,6 @@
-"""Placing the phase maps of a 2x up-sampling on the output grid, and reading them back.
+"""The phase grid of a 2x pattern: placing phase maps on the full-resolution grid, and reading
+them back. Both layer families use it: the up-samplers (a 2x output made of phases) and PixelCL (a
+same-size output made of phases).
 
 2D layout convention shared by every phase-based layer (the authors' ``dilate_tensor`` offsets):
 F1 -> (even row, even col), F2 -> (odd, odd), F3 -> (odd row, even col), F4 -> (even row, odd col).

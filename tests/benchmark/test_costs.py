@@ -1,31 +1,44 @@
 """Measured parameter and MAC counts equal the formulas in the layers' docstrings."""
 
 import pytest
+import torch
 
+from pixeldcn.benchmark.costs import (
+    conv_cost_table,
+    cost_table,
+    cost_table_3d,
+    count_flops,
+    count_macs,
+    count_parameters,
+    main,
+)
 from pixeldcn.convs import CONVS, PixelCL, build_conv
 from pixeldcn.upsamplers import UPSAMPLERS, UPSAMPLERS_3D, build_upsampler
-from pixeldcn.upsamplers.__main__ import main
-from pixeldcn.upsamplers.costs import conv_cost_table, cost_table, cost_table_3d, count_macs, count_parameters
 
 CIN, COUT = 6, 4
 
 # name: (parameters, MACs per output pixel) as the docstrings state them.
 FORMULAS = {
     "deconv": (9 * CIN * COUT + COUT, 9 * CIN * COUT / 4),
+    "deconv_torch": (9 * CIN * COUT + COUT, 9 * CIN * COUT / 4),
     "deconv6": (36 * CIN * COUT + COUT, 9 * CIN * COUT),
     "ipixeldcl": (
-        9 * (CIN * COUT + (CIN + COUT) * COUT + (CIN + 2 * COUT) * 2 * COUT) + 4 * COUT,
+        9 * (CIN * COUT + (CIN + COUT) * COUT + (CIN + 2 * COUT) * 2 * COUT) + COUT,
         9 * (CIN * COUT + (CIN + COUT) * COUT + (CIN + 2 * COUT) * 2 * COUT) / 4,
     ),
     "pixeldcl": (
-        9 * CIN * COUT + 9 * COUT**2 + 4 * COUT**2 + 3 * COUT,
+        9 * CIN * COUT + 9 * COUT**2 + 4 * COUT**2 + COUT,
         lambda size: (9 * CIN * COUT + 9 * COUT**2 + 8 * COUT**2) / 4 + COUT**2 * 2 * size / size**2,
     ),
+    "pixeldcl_2x2": (
+        4 * CIN * COUT + 8 * COUT**2 + COUT,
+        lambda size: (4 * CIN * COUT + 12 * COUT**2) / 4 + COUT**2 * 2 * size / size**2,
+    ),
     "ipixeldcl_seq": (
-        9 * (CIN * COUT + (CIN + COUT) * COUT + (CIN + 2 * COUT) * COUT + (CIN + 3 * COUT) * COUT) + 4 * COUT,
+        9 * (CIN * COUT + (CIN + COUT) * COUT + (CIN + 2 * COUT) * COUT + (CIN + 3 * COUT) * COUT) + COUT,
         9 * (CIN * COUT + (CIN + COUT) * COUT + (CIN + 2 * COUT) * COUT + (CIN + 3 * COUT) * COUT) / 4,
     ),
-    "pixeldcl_seq": (9 * (CIN * COUT + 6 * COUT**2) + 4 * COUT, 9 * (CIN * COUT + 6 * COUT**2) / 4),
+    "pixeldcl_seq": (9 * (CIN * COUT + 6 * COUT**2) + COUT, 9 * (CIN * COUT + 6 * COUT**2) / 4),
     "resize_nearest": (9 * CIN * COUT + COUT, 9 * CIN * COUT),
     "resize_bilinear": (9 * CIN * COUT + COUT, 9 * CIN * COUT),
     "pixel_shuffle": (36 * CIN * COUT + 4 * COUT, 9 * CIN * COUT),
@@ -35,9 +48,10 @@ FORMULAS = {
 # 3D layers: (parameters, MACs per output voxel).
 FORMULAS_3D = {
     "deconv3d": (27 * CIN * COUT + COUT, 27 * CIN * COUT / 8),
-    "pixeldcl3d": (27 * CIN * COUT + 87 * COUT**2 + 5 * COUT, (27 * CIN * COUT + 105 * COUT**2) / 8),
+    "deconv_torch3d": (27 * CIN * COUT + COUT, 27 * CIN * COUT / 8),
+    "pixeldcl3d": (27 * CIN * COUT + 87 * COUT**2 + COUT, (27 * CIN * COUT + 105 * COUT**2) / 8),
     "ipixeldcl3d": (
-        27 * (CIN * COUT + (CIN + COUT) * 3 * COUT + (CIN + 4 * COUT) * 4 * COUT) + 8 * COUT,
+        27 * (CIN * COUT + (CIN + COUT) * 3 * COUT + (CIN + 4 * COUT) * 4 * COUT) + COUT,
         27 * (CIN * COUT + (CIN + COUT) * 3 * COUT + (CIN + 4 * COUT) * 4 * COUT) / 8,
     ),
 }
@@ -45,7 +59,7 @@ FORMULAS_3D = {
 # Same-size convolutions with bias: (parameters, MACs per output pixel).
 CONV_FORMULAS = {
     "conv": (9 * CIN * COUT + COUT, 9 * CIN * COUT),
-    "pixelcl": (4 * (9 * CIN * COUT + COUT) + 16 * COUT**2, 9 * CIN * COUT + 4 * COUT**2),
+    "pixelcl": (4 * 9 * CIN * COUT + 16 * COUT**2 + COUT, 9 * CIN * COUT + 4 * COUT**2),
 }
 
 
@@ -78,7 +92,7 @@ def test_table_cli_prints_every_upsampler(capsys):
     main(["--in", "512", "--out", "256"])
     printed = capsys.readouterr().out
     assert all(name in printed for name in UPSAMPLERS)
-    assert "2,032,384" in printed  # pixeldcl: 9*512*256 + 13*256^2 + 3*256
+    assert "2,031,872" in printed  # pixeldcl: 9*512*256 + 13*256^2 + 256
 
 
 def test_cost_table_rows():
@@ -106,7 +120,7 @@ def test_convolution_counts_match_the_docstring_formulas(name):
     params, macs_per_pixel = CONV_FORMULAS[name]
     module = build_conv(name, CIN, COUT)
     assert count_parameters(module) == params
-    assert count_parameters(build_conv(name, CIN, COUT, bias=False)) == params - (4 if name == "pixelcl" else 1) * COUT
+    assert count_parameters(build_conv(name, CIN, COUT, bias=False)) == params - COUT
     assert count_macs(module, (2, CIN, 4, 6)) == macs_per_pixel * 2 * 4 * 6
 
 
@@ -149,7 +163,7 @@ def test_table_cli_prints_the_3d_and_convolution_sections(capsys):
     printed = capsys.readouterr().out
     assert all(name in printed for name in [*UPSAMPLERS_3D, *CONVS])
     assert "x deconv3d" in printed and "x conv" in printed
-    assert "2,276" in printed  # pixeldcl3d: 27*8*4 + 87*4^2 + 5*4
+    assert "2,260" in printed  # pixeldcl3d: 27*8*4 + 87*4^2 + 4
 
 
 def test_3d_and_convolution_cost_tables():
@@ -160,3 +174,11 @@ def test_3d_and_convolution_cost_tables():
     rows = {row["name"]: row for row in conv_cost_table(CIN, COUT, size=6)}
     for name, (params, macs) in CONV_FORMULAS.items():
         assert (rows[name]["parameters"], rows[name]["macs_per_output_pixel"]) == (params, macs)
+
+
+def test_count_flops_includes_the_backward_pass():
+    layer = torch.nn.Linear(4, 3, bias=False)
+    x = torch.ones(2, 4, requires_grad=True)
+    assert count_flops(lambda: layer(x)) == 2 * 2 * 4 * 3
+    # Backward: the input's gradient and the weight's, each as many FLOPs as the forward.
+    assert count_flops(lambda: layer(x).sum().backward()) == 3 * 2 * 2 * 4 * 3

@@ -1,0 +1,163 @@
+"""Everything a run needs, built from a validated configuration: the only place that calls ``instantiate``.
+
+Datasets come first, so missing data stops a run before a model exists; the task is defined by
+the training dataset (its classes, palette, channels); the model gets its config, the up-sampler
+factory and what the task takes from the data (``task.model_kwargs``); the optimizer and scheduler
+come from ``cfg.trainer``, and the :class:`~pixeldcn.engine.Trainer` from the schema's options.
+
+``train.py`` (through :mod:`pixeldcn.run`) and ``scripts/benchmark.py`` build through these
+functions, so a benchmark times the network, loss, precision handling and optimizer that train.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from torch.utils.data import Dataset
+
+from pixeldcn.config.errors import ConfigError
+from pixeldcn.config.validate import check_image_size
+from pixeldcn.engine import distributed
+from pixeldcn.engine.callbacks import Callback, SkippedSamplesWarning, TensorBoardLogger
+from pixeldcn.engine.loop import Trainer
+from pixeldcn.engine.seed import with_private_rng
+from pixeldcn.engine.settings import EvalSettings, TrainerSettings, from_options
+from pixeldcn.tasks.base import Task
+
+log = logging.getLogger(__name__)
+
+
+def _construct(node: DictConfig, where: str, **kwargs: Any) -> Any:
+    """Call ``node._target_`` with the node's values and ``kwargs``.
+
+    Through ``_partial_`` so that the target's own errors arrive as they are rather than wrapped in
+    Hydra's ``InstantiationException``; constructors report bad argument values with a plain
+    ``ValueError``, which becomes a :class:`ConfigError` naming the config node (errors of their
+    own types, e.g. a missing dataset, keep their message).
+    """
+    try:
+        return instantiate(node, _partial_=True)(**kwargs)
+    except ValueError as error:
+        if type(error) is not ValueError:
+            raise
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def build_dataset(cfg: DictConfig, split: str) -> Dataset:
+    """The configured dataset's ``split``; missing files raise the dataset's ``DatasetNotFoundError``.
+
+    Under torchrun rank 0 constructs it first, so a one-off preparation runs once.
+    """
+    with distributed.main_process_first():
+        return _construct(cfg.dataset, "dataset", split=split)
+
+
+def build_task(cfg: DictConfig, dataset: Dataset) -> Task:
+    """The configured task, defined by ``dataset`` (its classes, palette, channels)."""
+    return _construct(cfg.task, "task", dataset=dataset)
+
+
+def build_model(cfg: DictConfig, task: Task, dataset: Dataset) -> nn.Module:
+    """The configured model with the up-sampler factory and what the task takes from the data.
+
+    Raises :class:`ConfigError` when the model config contradicts the data, or the model cannot
+    take ``dataset.image_size`` (its ``size_divisor``).
+    """
+    data_kwargs = task.model_kwargs
+    for key, value in data_kwargs.items():
+        if key in cfg.model and cfg.model[key] != value:
+            raise ConfigError(f"model.{key}={cfg.model[key]} disagrees with the dataset, which needs {value}")
+    channels = getattr(dataset, "channels", None)
+    if "in_channels" in cfg.model and channels is not None and cfg.model.in_channels != channels:
+        raise ConfigError(
+            f"model.in_channels={cfg.model.in_channels} but the dataset's images have {channels} channels"
+        )
+    # Every up-sampler draws its weights from its own stream: the shared layers start alike whatever it is.
+    upsampler = with_private_rng(instantiate(cfg.upsampler), cfg.seed)
+    model = _construct(cfg.model, "model", upsampler=upsampler, **data_kwargs)
+    check_image_size(model, OmegaConf.select(cfg, "dataset.image_size"))
+    parameters = sum(parameter.numel() for parameter in model.parameters())
+    log.info("model %s: %.3f M parameters", type(model).__name__, parameters / 1e6)
+    return model
+
+
+def build_optimizer(cfg: DictConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """``cfg.trainer.optimizer`` over the model's parameters, or its ``param_groups`` when it has them."""
+    if hasattr(model, "param_groups"):
+        params: Any = model.param_groups(lr=cfg.trainer.optimizer.lr, **cfg.trainer.param_groups)
+    else:
+        params = model.parameters()
+    return instantiate(cfg.trainer.optimizer, _partial_=True)(params)
+
+
+def build_scheduler(cfg: DictConfig, optimizer: torch.optim.Optimizer) -> Any:
+    """``cfg.trainer.scheduler`` for ``optimizer``, or ``None`` when none is configured."""
+    if cfg.trainer.scheduler is None:
+        return None
+    return instantiate(cfg.trainer.scheduler, _partial_=True)(optimizer)
+
+
+def build_callbacks(run_dir: str | os.PathLike[str]) -> list[Callback]:
+    """TensorBoard (on the process that writes files) and the skipped-samples warning."""
+    callbacks: list[Callback] = [SkippedSamplesWarning()]
+    if distributed.is_main_process():
+        callbacks.append(TensorBoardLogger(run_dir))
+    return callbacks
+
+
+def build_trainer(
+    cfg: DictConfig,
+    run_dir: str | os.PathLike[str],
+    device: torch.device,
+    *,
+    run_info: Mapping[str, Any] | None = None,
+    checkpoint_metadata: Mapping[str, Any] | None = None,
+    callbacks: Sequence[Callback] | None = None,
+) -> Trainer:
+    """The engine with ``cfg.trainer``'s and ``cfg.eval``'s options (``callbacks``: :func:`build_callbacks`).
+
+    Values the engine refuses (e.g. ``precision=fp16`` off CUDA) are a :class:`ConfigError`.
+    """
+    try:
+        return Trainer(
+            run_dir,
+            from_options(TrainerSettings, cfg.trainer),
+            from_options(EvalSettings, cfg.eval),
+            device=device,
+            seed=cfg.seed,
+            run_info=run_info,
+            checkpoint_metadata=checkpoint_metadata,
+            callbacks=build_callbacks(run_dir) if callbacks is None else callbacks,
+        )
+    except ValueError as error:
+        raise ConfigError(f"trainer/eval settings: {error}") from None
+
+
+@dataclass
+class Training:
+    """What ``fit`` trains: the data, the task, the model and its optimizer and scheduler."""
+
+    train_set: Dataset
+    eval_set: Dataset
+    task: Task
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+
+
+def build_training(cfg: DictConfig) -> Training:
+    """The training split, ``eval.split``, the task, the model, the optimizer and the scheduler."""
+    train_set = build_dataset(cfg, "train")
+    eval_set = build_dataset(cfg, cfg.eval.split)
+    task = build_task(cfg, train_set)
+    model = build_model(cfg, task, train_set)
+    optimizer = build_optimizer(cfg, model)
+    return Training(train_set, eval_set, task, model, optimizer, build_scheduler(cfg, optimizer))

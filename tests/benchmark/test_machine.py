@@ -1,0 +1,41 @@
+"""Load-average warnings and the roofline's matrix product."""
+
+import torch
+
+from pixeldcn.benchmark.machine import gflops, load_markdown, matmul_task, quiet_warnings
+
+
+def test_a_quiet_machine_gets_no_warning():
+    assert quiet_warnings([0.2, 0.3, 0.3], [1.9, 0.8, 0.4], cores=2, threads=2) == []
+
+
+def test_busy_before_the_run_is_flagged():
+    (warning,) = quiet_warnings([1.5, 1.0, 1.0], [1.5, 1.0, 1.0], cores=2, threads=2)
+    assert "busy before the run" in warning and "1.50" in warning
+
+
+def test_load_rising_beyond_the_runs_own_threads_is_flagged():
+    (warning,) = quiet_warnings([0.4, 0.4, 0.4], [3.6, 1.5, 0.8], cores=2, threads=2)
+    assert "rose during the run" in warning and "0.40 -> 3.60" in warning
+    # The run's own two threads alone (2.0 + 0.5 x 2 cores is the limit) do not count as contention.
+    assert quiet_warnings([0.4, 0.4, 0.4], [2.9, 1.5, 0.8], cores=2, threads=2) == []
+    # Already busy and staying so: one warning, not two.
+    assert len(quiet_warnings([8.2, 6.5, 3.8], [8.3, 6.7, 4.0], cores=2, threads=1)) == 1
+
+
+def test_without_a_load_average_nothing_is_claimed():
+    assert quiet_warnings(None, None, cores=2, threads=1) == []
+    assert load_markdown({"before": None}).startswith("Load average: not available")
+
+
+def test_markdown_shows_both_averages_and_the_warnings():
+    text = load_markdown({"before": [1.5, 1, 1], "after": [2, 1, 1], "cores": 2, "warnings": ["it was busy"]})
+    assert "before: 1.50 / 1.00 / 1.00; after: 2.00 / 1.00 / 1.00; 2 cores." in text
+    assert "**Warning: it was busy.**" in text
+
+
+def test_matmul_task_computes_a_product_and_counts_2_n_cubed():
+    work, flops = matmul_task(torch.device("cpu"), 8)
+    assert flops == 2 * 8**3
+    assert work().shape == (8, 8)
+    assert gflops(3e9, 1.5) == 2.0
