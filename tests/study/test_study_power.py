@@ -33,6 +33,8 @@ def _write_run(root, upsampler: str, seed: int, boundary_iou: float) -> None:
     run = {"dataset": "fashion_scenes", "model": "unet", "upsampler": upsampler, "seed": seed}
     final = {"boundary_iou": boundary_iou, "mean_iou": 0.5}
     (run_dir / "metrics.json").write_text(json.dumps({"run": run, "final": final}))
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "config.yaml").write_text(f"seed: {seed}\n")  # reports group runs by their config
 
 
 def test_pilot_runs_are_paired_by_seed(tmp_path, capsys):
