@@ -28,6 +28,7 @@ from pixeldcn.config.validate import check_image_size
 from pixeldcn.engine import distributed
 from pixeldcn.engine.callbacks import Callback, SkippedSamplesWarning, TensorBoardLogger
 from pixeldcn.engine.loop import Trainer
+from pixeldcn.engine.optimizers import OptimizerSet, SchedulerSet, steps_itself
 from pixeldcn.engine.seed import with_private_rng
 from pixeldcn.engine.settings import EvalSettings, TrainerSettings, from_options
 from pixeldcn.tasks.base import Task
@@ -105,6 +106,36 @@ def build_scheduler(cfg: DictConfig, optimizer: torch.optim.Optimizer) -> Any:
     return instantiate(cfg.trainer.scheduler, _partial_=True)(optimizer)
 
 
+def build_task_optimizers(cfg: DictConfig, task: Any, model: nn.Module) -> tuple[OptimizerSet, SchedulerSet | None]:
+    """The optimizers of a task that steps itself (``task.configure_optimizers(model)``, not
+    ``cfg.trainer.optimizer``) and one ``cfg.trainer.scheduler`` for each, or ``None``.
+
+    Raises :class:`ConfigError` for the trainer options such a task's own steps cannot honour.
+    """
+    trainer, refused = cfg.trainer, []
+    if trainer.accumulate_grad_batches > 1:
+        refused.append(f"trainer.accumulate_grad_batches={trainer.accumulate_grad_batches}")
+    if trainer.grad_clip_norm is not None:
+        refused.append(f"trainer.grad_clip_norm={trainer.grad_clip_norm}")
+    if trainer.compile:
+        refused.append("trainer.compile=true")
+    if refused:
+        raise ConfigError(
+            f"{type(task).__name__} steps its own optimizers and does not support {', '.join(refused)}; remove "
+            f"{'it' if len(refused) == 1 else 'them'}"
+        )
+    optimizers = OptimizerSet(task.configure_optimizers(model))
+    log.info(
+        "%s configures its own optimizers (%s); trainer.optimizer is not used",
+        type(task).__name__,
+        ", ".join(optimizers.optimizers),
+    )
+    if trainer.scheduler is None:
+        return optimizers, None
+    schedulers = {name: build_scheduler(cfg, optimizer) for name, optimizer in optimizers.optimizers.items()}
+    return optimizers, SchedulerSet(schedulers)
+
+
 def build_callbacks(run_dir: str | os.PathLike[str]) -> list[Callback]:
     """TensorBoard (on the process that writes files) and the skipped-samples warning."""
     callbacks: list[Callback] = [SkippedSamplesWarning()]
@@ -143,7 +174,8 @@ def build_trainer(
 
 @dataclass
 class Training:
-    """What ``fit`` trains: the data, the task, the model and its optimizer and scheduler."""
+    """What ``fit`` trains: the data, the task, the model and its optimizer and scheduler (of a task
+    that steps itself: an :class:`OptimizerSet` and a :class:`SchedulerSet` or ``None``)."""
 
     train_set: Dataset
     eval_set: Dataset
@@ -163,5 +195,8 @@ def build_training(cfg: DictConfig) -> Training:
     select_set = eval_set if select_split == cfg.eval.split else build_dataset(cfg, select_split)
     task = build_task(cfg, train_set)
     model = build_model(cfg, task, train_set)
+    if steps_itself(task):
+        optimizers, schedulers = build_task_optimizers(cfg, task, model)
+        return Training(train_set, eval_set, select_set, task, model, optimizers, schedulers)
     optimizer = build_optimizer(cfg, model)
     return Training(train_set, eval_set, select_set, task, model, optimizer, build_scheduler(cfg, optimizer))

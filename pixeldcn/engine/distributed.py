@@ -208,10 +208,27 @@ def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
 
+class WrappedNetworks(nn.Module):
+    """A model trained as separately updated networks, each in DDP in a distributed run.
+
+    ``module`` is the plain model (what :func:`unwrap_model` returns, what checkpoints hold) and
+    ``networks`` the wrapped networks, by name, that training steps call: every network's gradients
+    are all-reduced in the backward passes through its own wrapper. Parameters outside every
+    network are not synchronised.
+    """
+
+    def __init__(self, model: nn.Module, networks: Mapping[str, nn.Module], device: torch.device) -> None:
+        super().__init__()
+        self.module = model
+        # A plain dict: the wrappers share the model's parameters, which belong to `module` alone.
+        self.networks = {name: wrap_model(network, device) for name, network in networks.items()}
+
+
 def unwrap_model(model: nn.Module) -> nn.Module:
-    """The plain module inside ``torch.compile`` and DDP wrappers (whose ``state_dict`` has no prefixes)."""
+    """The plain module inside ``torch.compile``, DDP and :class:`WrappedNetworks` wrappers (whose
+    ``state_dict`` has no prefixes)."""
     model = getattr(model, "_orig_mod", model)
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    return model.module if isinstance(model, (nn.parallel.DistributedDataParallel, WrappedNetworks)) else model
 
 
 def gradient_sync(model: nn.Module, sync: bool) -> contextlib.AbstractContextManager[Any]:

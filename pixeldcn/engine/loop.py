@@ -37,6 +37,7 @@ from pixeldcn.engine.checkpoint import (
     save_checkpoint,
     training_checkpoint,
 )
+from pixeldcn.engine.optimizers import OptimizerSet, steps_itself
 from pixeldcn.engine.outputs import scalars, write_metrics
 from pixeldcn.engine.precision import Precision
 from pixeldcn.engine.settings import EvalSettings, TrainerSettings
@@ -192,10 +193,17 @@ class Trainer:
         """``batch`` on the device, its images in the configured memory layout."""
         return self.precision.prepare_batch(to_device(batch, self.device, non_blocking=True))
 
-    def training_model(self, model: nn.Module) -> nn.Module:
+    def training_model(self, model: nn.Module, task: Task | None = None) -> nn.Module:
         """The module training steps run through: ``model`` (moved to the device and layout in place),
-        in DDP in a distributed run and compiled when configured. It shares ``model``'s parameters."""
+        in DDP in a distributed run and compiled when configured. It shares ``model``'s parameters.
+
+        For a ``task`` that steps itself (:func:`~pixeldcn.engine.optimizers.steps_itself`) it is a
+        :class:`~pixeldcn.engine.distributed.WrappedNetworks` of ``task.networks(model)``, each in
+        DDP separately (never compiled).
+        """
         self.precision.prepare_model(model.to(self.device))
+        if task is not None and steps_itself(task):
+            return distributed.WrappedNetworks(model, task.networks(model), self.device)
         return self.precision.compiled(distributed.wrap_model(model, self.device))
 
     def train_step(
@@ -208,6 +216,7 @@ class Trainer:
         scheduler: Any = None,
         loss_weight: float = 1.0,
         update: bool = True,
+        step: int = 0,
     ) -> dict[str, float]:
         """One training step on a prepared ``batch``: ``task.loss`` under autocast, the scaled backward
         pass of ``loss_weight`` times it, then (when ``update``) clipping, the optimizer and scaler
@@ -215,7 +224,11 @@ class Trainer:
 
         Returns ``{"loss": ..., **the task's logs}``, or ``{}`` for a skipped step (whose whole
         accumulation group is then dropped when ``update``).
+
+        A task that steps itself is :meth:`task_train_step`'s (``step``: the run's 0-based step).
         """
+        if steps_itself(task):
+            return self.task_train_step(model, task, optimizer, batch, step, scheduler=scheduler)
         scaler = self.precision.scaler
         # DDP all-reduces gradients in the backward pass of the group's last batch only.
         with distributed.gradient_sync(model, update):
@@ -252,6 +265,48 @@ class Trainer:
         if scheduler is not None and self.settings.scheduler_interval == "step":
             scheduler.step()
         return {"loss": loss_value, **logs}
+
+    def task_train_step(
+        self, model: nn.Module, task: Any, optimizers: OptimizerSet, batch: Any, step: int, *, scheduler: Any = None
+    ) -> dict[str, float]:
+        """Training step ``step`` of a task that steps its own optimizers: ``task.train_step`` with the
+        networks of ``model`` (a :meth:`training_model`, or the plain model), the optimizers of
+        ``task.configure_optimizers`` (in ``optimizers``), the gradient scaler and autocast of the
+        configured precision; then, with ``scheduler_interval="step"``, every scheduler.
+
+        Returns the task's logs, or ``{}`` for a step with a non-finite log on any process (the task
+        did not update; ``on_nonfinite_loss`` stops the run or skips the step, as for ``task.loss``).
+        """
+        if not isinstance(optimizers, OptimizerSet):
+            raise TypeError(
+                f"{type(task).__name__} steps its own optimizers: pass the OptimizerSet of its configure_optimizers"
+            )
+        networks = model.networks if isinstance(model, distributed.WrappedNetworks) else task.networks(model)
+        logs = task.train_step(
+            networks,
+            batch,
+            step,
+            optimizers.optimizers,
+            self.precision.scaler,
+            self.precision.autocast,
+            distributed.on_every_rank,
+        )
+        bad = {key: value for key, value in logs.items() if not math.isfinite(value)}
+        if not distributed.on_every_rank(not bad):
+            shown = (
+                ", ".join(f"{key} {value}" for key, value in bad.items()) or "finite here but not on another process"
+            )
+            if self.settings.on_nonfinite_loss == "stop":
+                raise NonFiniteLossError(
+                    f"step {step} of the training is not finite ({shown}), the run stops ({LAST_CHECKPOINT}, if any, "
+                    "keeps the last good epoch); lower the learning rates of the task or set "
+                    "trainer.on_nonfinite_loss=skip"
+                )
+            log.warning("step %d is not finite (%s): it is skipped (on_nonfinite_loss=skip)", step, shown)
+            return {}
+        if scheduler is not None and self.settings.scheduler_interval == "step":
+            scheduler.step()
+        return logs
 
     @torch.no_grad()
     def evaluate_step(self, model: nn.Module, task: Task, batch: Any, state: Any) -> None:
@@ -359,7 +414,7 @@ class Trainer:
             log.info("resumed from %s after epoch %d, step %d", resume_from, state.epoch, state.step)
         # Wrapped after restoring, which loads into the plain model; training steps go through
         # the wrapper, evaluation and checkpoints use the plain model (the same parameters).
-        train_model = self.training_model(model)
+        train_model = self.training_model(model, task)
         sampler = EpochSampler(len(train_set), self.seed, processes, distributed.rank())
         vis_batch = self.first_eval_batch(val_set)
         for callback in self.callbacks:
@@ -399,10 +454,10 @@ class Trainer:
                         state.step, result.summary, lambda: self.visualize(model, task, vis_batch)
                     )
                 log.info(
-                    "epoch %d step %d: train loss %.4f, val %s",
+                    "epoch %d step %d: train %s, val %s",
                     epoch + 1,
                     state.step,
-                    train_logs["loss"],
+                    _format_metrics(train_logs),
                     _format_metrics(result.summary),
                 )
                 self._save(model, optimizer, scheduler, state, improved)
@@ -454,8 +509,9 @@ class Trainer:
                 batch = self.prepare_batch(batch)
                 with Stopwatch(self.device) as watch:
                     logs = self.train_step(
-                        model, task, optimizer, batch, scheduler=scheduler, loss_weight=loss_weight, update=update
-                    )
+                        model, task, optimizer, batch, scheduler=scheduler, loss_weight=loss_weight, update=update,
+                        step=state.step,
+                    )  # fmt: skip
                 state.step += 1
                 state.batches_in_epoch += 1
                 state.timing.iteration_s.append(watch.seconds)
