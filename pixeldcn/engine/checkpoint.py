@@ -3,7 +3,8 @@
 A checkpoint is a flat dict holding everything a run needs to continue exactly where it stopped:
 
 - ``model``, ``optimizer``, ``scheduler``, ``grad_scaler``: state dicts (``scheduler`` is
-  ``None`` without one, ``grad_scaler`` empty unless ``precision=fp16``);
+  ``None`` without one, ``grad_scaler`` empty unless ``precision=fp16``); a task that steps its own
+  optimizers has ``{name: state_dict}`` in ``optimizer`` and ``scheduler`` (:mod:`pixeldcn.engine.optimizers`);
 - the entries of :class:`TrainingState`: ``epoch`` (epochs finished), ``batches_in_epoch``
   (batches of epoch ``epoch + 1`` already trained; non-zero when ``trainer.max_steps`` or a signal
   stopped a run inside an epoch), ``step`` (optimizer steps taken), ``best``

@@ -271,7 +271,7 @@ class AdversarialTask:
         """Not available: adversarial training needs two optimizers (see :meth:`train_step`)."""
         raise RuntimeError(
             "AdversarialTask alternates a critic and an encoder-generator optimizer; it trains through "
-            "train_step(networks, batch, step, optimizers, scaler, autocast), which this engine does not call yet"
+            "train_step(networks, batch, step, optimizers, scaler, autocast), which the engine calls instead"
         )
 
     # ------------------------------------------------------------------ training
