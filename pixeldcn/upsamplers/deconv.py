@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import torch
 from torch import Tensor, nn
 
 from .deconv_phases import PhaseDeconv2d
@@ -100,7 +101,7 @@ class Deconv(_TFSame, nn.ConvTranspose2d):
     taps) and shuffles them (``pixeldcn.upsamplers.deconv_phases``); ``"native"`` is PyTorch's
     strided ``conv_transpose2d`` and crop; ``"auto"`` (default for ``deconv``) takes the phases
     for outputs of at least ``PHASES_FROM_OUTPUT_ELEMENTS`` elements per image and the native form
-    below. Same function, same state dict.
+    below (and under autocast). Same function, same state dict.
     Parameters: k^2*Cin*Cout + Cout for kernel k (9*Cin*Cout + Cout at 2x; ``bias=False``: no Cout).
     MACs per output pixel: k^2*Cin*Cout/s^2 (9*Cin*Cout/4 at 2x: the four output phases receive
     1, 2, 2 and 4 taps).
@@ -127,7 +128,9 @@ class Deconv(_TFSame, nn.ConvTranspose2d):
         return 2 * scale_factor - 1
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.impl == "native" or (self.impl == "auto" and not self._phases_pay(x)):
+        # Under autocast the native form: the phases' hand-written backward does not cast.
+        native = self.impl == "native" or (self.impl == "auto" and not self._phases_pay(x))
+        if native or torch.is_autocast_enabled(x.device.type):
             return super().forward(x)
         return PhaseDeconv2d.apply(x, self.weight, self.bias, self.stride[0], self.padding[0])
 

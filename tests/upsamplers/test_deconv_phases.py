@@ -99,3 +99,13 @@ def test_auto_takes_the_phases_from_the_output_size_on(monkeypatch):
     assert _ran_phases(deconv, x) and not _ran_phases(deconv, x[..., :3, :])
     assert not _ran_phases(deconv6, x)
     assert _ran_phases(build_upsampler("deconv6", 4, 8, impl="phases"), x)
+
+
+def test_phases_under_autocast_run_the_native_form():
+    module = build_upsampler("deconv", 3, 4, impl="phases").float()
+    x = torch.randn(1, 3, 4, 4, dtype=torch.float32, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = module(x)
+    out.float().sum().backward()
+    assert out.dtype == torch.bfloat16 and x.grad.shape == x.shape
+    assert type(out.grad_fn).__name__ != "PhaseDeconv2dBackward"
