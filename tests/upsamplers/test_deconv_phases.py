@@ -92,8 +92,8 @@ def _ran_phases(module, x):
 
 
 def test_auto_takes_the_phases_from_the_output_size_on(monkeypatch):
-    deconv, deconv6 = build_upsampler("deconv", 4, 8), build_upsampler("deconv6", 4, 8)
-    assert (deconv.impl, deconv6.impl) == ("auto", "native")
+    deconv, deconv6 = build_upsampler("deconv", 4, 8, impl="auto"), build_upsampler("deconv6", 4, 8)
+    assert (build_upsampler("deconv", 4, 8).impl, deconv6.impl) == ("native", "native")  # until auto is timed quietly
     x = torch.randn(1, 4, 4, 4, requires_grad=True)
     monkeypatch.setattr(deconv_module, "PHASES_FROM_OUTPUT_ELEMENTS", 8 * 8 * 8)
     assert _ran_phases(deconv, x) and not _ran_phases(deconv, x[..., :3, :])
