@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 
 from pixeldcn.config.errors import ConfigError
 from pixeldcn.config.validate import check_image_size
+from pixeldcn.data.verify import verify_datasets
 from pixeldcn.engine import distributed
 from pixeldcn.engine.callbacks import Callback, SkippedSamplesWarning, TensorBoardLogger
 from pixeldcn.engine.loop import Trainer
@@ -161,6 +162,7 @@ def build_training(cfg: DictConfig) -> Training:
     eval_set = build_dataset(cfg, cfg.eval.split)
     select_split = OmegaConf.select(cfg, "eval.select_split") or cfg.eval.split  # absent from older runs' configs
     select_set = eval_set if select_split == cfg.eval.split else build_dataset(cfg, select_split)
+    verify_datasets([train_set, eval_set, select_set])  # with dataset.verify=true: every file, before the model
     task = build_task(cfg, train_set)
     model = build_model(cfg, task, train_set)
     optimizer = build_optimizer(cfg, model)

@@ -29,7 +29,9 @@ from pixeldcn.build import build_dataset, build_model, build_task, build_trainer
 from pixeldcn.config.errors import ConfigError
 from pixeldcn.config.resume import check_checkpoint_matches, job_config
 from pixeldcn.config.validate import resolve_config_device, validate
-from pixeldcn.data.validation import BadSampleError, EmptySplitError
+from pixeldcn.data.errors import DataError
+from pixeldcn.data.validation import skipped_count
+from pixeldcn.data.verify import verify_datasets
 from pixeldcn.engine import distributed
 from pixeldcn.engine.checkpoint import BEST_CHECKPOINT, LAST_CHECKPOINT, CheckpointError, load_checkpoint
 from pixeldcn.engine.loop import EvalResult, NonFiniteLossError, Trainer
@@ -51,8 +53,7 @@ USER_ERRORS = (
     IncompatibleDatasetError,
     PretrainedWeightsError,
     CheckpointError,
-    BadSampleError,
-    EmptySplitError,
+    DataError,
     NonFiniteLossError,
 )
 """Errors caused by the configuration, missing or bad files or a diverging loss, reported without a traceback."""
@@ -132,6 +133,7 @@ def train(cfg: DictConfig, trainer: Trainer) -> Outcome:
     parts.model.load_state_dict(best["model"])
     result = trainer.evaluate(parts.model, parts.task, parts.eval_set, cfg.eval.split)
     final = _final(result, checkpoint=BEST_CHECKPOINT, epoch=fitted.best["epoch"])
+    final["skipped_samples"] = skipped_count(parts.eval_set)
     _write(trainer, parts.task, parts.model, parts.eval_set, result, final, fitted.history, fitted.best)
     return Outcome(final, fitted.best, fitted.timing, result.timing)
 
@@ -139,6 +141,7 @@ def train(cfg: DictConfig, trainer: Trainer) -> Outcome:
 def evaluate_checkpoint(cfg: DictConfig, trainer: Trainer) -> Outcome:
     """Evaluate the weights in ``ckpt_path`` on ``eval.split`` and write the run's files."""
     eval_set = build_dataset(cfg, cfg.eval.split)
+    verify_datasets([eval_set])  # with dataset.verify=true: every file, now
     task = build_task(cfg, eval_set)
     checkpoint = load_checkpoint(cfg.ckpt_path, map_location=trainer.device)
     check_checkpoint_matches(cfg, checkpoint, cfg.ckpt_path)
@@ -146,6 +149,7 @@ def evaluate_checkpoint(cfg: DictConfig, trainer: Trainer) -> Outcome:
     model.load_state_dict(checkpoint["model"])
     result = trainer.evaluate(model, task, eval_set, cfg.eval.split)
     final = _final(result, checkpoint=str(Path(cfg.ckpt_path).resolve()), epoch=checkpoint["epoch"])
+    final["skipped_samples"] = skipped_count(eval_set)
     _write(trainer, task, model, eval_set, result, final, history=[], best=None)
     return Outcome(final, None, None, result.timing)
 

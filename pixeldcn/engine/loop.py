@@ -25,6 +25,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from tqdm import tqdm
 
+from pixeldcn.data.file_dataset import set_dataset_epoch
+from pixeldcn.data.validation import skipped_count
 from pixeldcn.engine import distributed
 from pixeldcn.engine.batches import accumulation_groups, batch_length, to_device
 from pixeldcn.engine.callbacks import Callback
@@ -392,6 +394,7 @@ class Trainer:
                         "val": result.summary,
                         "lr": self._learning_rates(optimizer),
                         "time_s": {"train": train_s, "val": result.timing.total_s},
+                        "skipped_samples": {"train": skipped_count(train_set), "val": skipped_count(val_set)},
                     }
                 )
                 for callback in self.callbacks:
@@ -426,6 +429,7 @@ class Trainer:
         """Train the rest of epoch ``state.epoch`` (up to ``max_steps``); return mean logs and seconds."""
         settings = self.settings
         sampler.set_epoch(state.epoch, skip=state.batches_in_epoch * settings.batch_size)
+        set_dataset_epoch(train_set, state.epoch, self.seed)  # augmentation by (seed, epoch, index)
         loader = DataLoader(
             train_set,
             batch_size=settings.batch_size,
