@@ -126,7 +126,9 @@ class SkipPolicy:
             raise ValueError(f"on_error={on_error!r} is not one of {', '.join(ON_ERROR)}")
         self.on_error = on_error
         self.length = length
-        self.flags = torch.zeros(length if on_error == "skip" else 0, dtype=torch.bool).share_memory_()
+        self.flags = torch.zeros(length if on_error == "skip" else 0, dtype=torch.bool)
+        if on_error == "skip":
+            self.flags.share_memory_()
         self.left_out = 0
 
     @property
