@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
@@ -59,6 +60,10 @@ USER_ERRORS = (
 """Errors caused by the configuration, missing or bad files or a diverging loss, reported without a traceback."""
 
 
+class UserError(CompactHydraException):
+    """A sweep job's user error, which Hydra reports after the sweep as its one line, not a traceback."""
+
+
 def main(cfg: DictConfig) -> dict[str, Any]:
     """Run ``cfg`` (see the module doc) and return the final metrics; exit 1 on a user error."""
     try:
@@ -66,7 +71,9 @@ def main(cfg: DictConfig) -> dict[str, Any]:
     except USER_ERRORS as error:
         log.error("%s", error)
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise  # Hydra records the job as failed and goes on with the rest of the sweep
+            # Hydra records the job as failed, goes on with the rest of the sweep, then prints the first
+            # failed job's error and exits 1: a compact one is printed as its message alone.
+            raise UserError(str(error)) from None
         raise SystemExit(1) from None
     except Interrupted as interrupted:
         log.warning("%s", interrupted)

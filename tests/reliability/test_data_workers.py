@@ -9,7 +9,7 @@ import signal
 
 import pytest
 import torch
-from conftest import QUIET_SMOKE
+from conftest import QUIET_SMOKE, run_train_subprocess
 from data.conftest import write_voc_fixture
 from torch.utils.data import DataLoader
 
@@ -117,3 +117,16 @@ def test_a_run_with_workers_logs_and_records_the_skipped_count_every_epoch(run_t
     assert log.count("1 unreadable training samples skipped so far (dataset.on_error=skip)") == 2
     history = json.loads((run_dir / "metrics.json").read_text())["history"]
     assert [entry["skipped_samples"] for entry in history] == [{"train": 1, "val": 0}] * 2
+
+
+@pytest.mark.slow
+def test_a_sweep_job_stopped_by_a_bad_image_in_a_worker_reports_one_line_and_exits_1(tmp_path, voc):
+    bad = train_file(voc, voc.train_ids[0], "image")
+    truncate(bad)
+    sweep = tmp_path / "sweep"
+    args = ["-m", *QUIET_SMOKE, "dataset=voc", f"dataset.root={voc.root}", "trainer.num_workers=2", "seed=0,1"]
+    result = run_train_subprocess(*args, f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 1
+    assert result.stdout.count(f"ERROR] - unreadable or truncated image {bad}") == 2  # both jobs ran and failed
+    assert "Traceback" not in result.stdout + result.stderr and "DataLoader worker" not in result.stderr
+    assert f"unreadable or truncated image {bad}" in result.stderr.splitlines()[1]  # after Hydra's job line
