@@ -73,7 +73,10 @@ class DatasetOptions:
     """Dataset arguments several datasets share, checked where a dataset config has them."""
 
     image_size: int = option(64, "side of the (square) images", minimum=1)
-    on_error: Literal["raise", "skip"] = option("raise", "an unreadable sample stops the run or is skipped")
+    on_error: Literal["raise", "skip"] = option(
+        "raise", "a bad sample stops the run, or is skipped (train: the next good one stands in; val/test: left out)"
+    )
+    verify: bool = option(False, "read every file of the splits the run uses before training; list all bad ones")
 
 
 # Sections read by name, so a key their schema does not declare is a typo (Hydra lets it in when
