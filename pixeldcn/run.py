@@ -37,6 +37,7 @@ from pixeldcn.engine.outputs import scalars, write_results, write_timing
 from pixeldcn.engine.seed import configure_determinism, seed_everything
 from pixeldcn.engine.signals import Interrupted, stop_on_signals
 from pixeldcn.engine.timing import PredictTiming, TrainTiming, timing_report
+from pixeldcn.inference import INFERENCE_KEY, inference_metadata
 from pixeldcn.models import PretrainedWeightsError
 from pixeldcn.tasks.base import IncompatibleDatasetError, Task
 
@@ -118,6 +119,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 def train(cfg: DictConfig, trainer: Trainer) -> Outcome:
     """Fit (continuing from ``last.pt`` with ``resume=``), evaluate ``best.pt`` on ``eval.split``, write results."""
     parts = build_training(cfg)
+    # What using the model takes besides its weights (classes, palette, preprocessing): see pixeldcn.inference.
+    trainer.checkpoint_metadata[INFERENCE_KEY] = inference_metadata(parts.train_set, parts.task)
     with stop_on_signals():
         fitted = trainer.fit(
             parts.model,
