@@ -26,6 +26,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from pixeldcn.build import build_dataset, build_model, build_task, build_trainer, build_training
+from pixeldcn.config.checkpoint_config import check_same_data_kwargs
 from pixeldcn.config.errors import ConfigError
 from pixeldcn.config.resume import check_checkpoint_matches, job_config
 from pixeldcn.config.validate import resolve_config_device, validate
@@ -145,6 +146,7 @@ def evaluate_checkpoint(cfg: DictConfig, trainer: Trainer) -> Outcome:
     task = build_task(cfg, eval_set)
     checkpoint = load_checkpoint(cfg.ckpt_path, map_location=trainer.device)
     check_checkpoint_matches(cfg, checkpoint, cfg.ckpt_path)
+    check_same_data_kwargs(checkpoint, task.model_kwargs, cfg.ckpt_path)
     model = build_model(cfg, task, eval_set)
     model.load_state_dict(checkpoint["model"])
     result = trainer.evaluate(model, task, eval_set, cfg.eval.split)
