@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from PIL import Image
 
 import pixeldcn
+import pixeldcn.data
 from pixeldcn.engine import load_checkpoint
 from pixeldcn.models import UNet
 
@@ -64,6 +65,12 @@ def test_checkpoints_hold_what_using_the_model_takes(voc_run):
     assert info["task"] == "segmentation" and info["num_classes"] == 21 and info["class_names"][15] == "person"
     assert info["palette"][1] == [128, 0, 0] and info["image_size"] == 32 and info["channels"] == 3
     assert info["normalization"] == "authors" and len(info["pixel_mean"]) == 3
+    # The final evaluation's report: the confusion matrix of the val split's labelled pixels, the table in the log.
+    matrix = np.load(run_dir / "confusion_matrix.npy")
+    val = pixeldcn.data.VOCSegmentation(fixture.root, "val", image_size=32)
+    assert matrix.shape == (21, 21) and matrix.sum() == sum(int((val[i][1] != 255).sum()) for i in range(len(val)))
+    assert (run_dir / "confusion_matrix.csv").read_text().startswith("truth \\ prediction,background,aeroplane,")
+    assert (run_dir / "confusion_matrix.png").is_file() and "| person      |" in (run_dir / "train.log").read_text()
 
 
 def test_load_model_and_predict_py_write_the_models_argmax_as_palette_pngs(voc_run, tmp_path):
@@ -112,3 +119,22 @@ def test_predict_py_reports_bad_input_in_one_line(voc_run, tmp_path):
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
     )  # fmt: skip
     assert result.returncode == 1 and "names no image files" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_generation_checkpoint_samples_and_reconstructs(run_train, tmp_path):
+    run_dir = run_train(tmp_path / "vae", "model=vae", "dataset=synthetic_faces", *QUIET_SMOKE)
+    loaded = pixeldcn.load_model(run_dir)
+    assert loaded.task == "generation" and loaded.class_names is None
+    size = loaded.preprocess.image_size
+    main = predict_main()
+    samples = main([f"ckpt={run_dir}", f"output={tmp_path / 'samples'}", "num_samples=3", "seed=5"])
+    assert [path.name for path in samples] == ["sample_000.png", "sample_001.png", "sample_002.png"]
+    # The files are the model's own prior samples for that seed, as 8-bit pictures.
+    expected = loaded.model.sample(3, generator=torch.Generator().manual_seed(5)).clamp(0, 1)
+    for path, image in zip(samples, expected):
+        pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64) / 255
+        assert pixels.shape == (size, size, 3)
+        np.testing.assert_allclose(pixels, image.expand(3, -1, -1).permute(1, 2, 0).numpy(), atol=0.5 / 255 + 1e-6)
+    Image.fromarray(np.full((20, 24, 3), 128, dtype=np.uint8)).save(tmp_path / "grey.png")
+    (reconstruction,) = main([f"ckpt={run_dir}", f"input={tmp_path / 'grey.png'}", f"output={tmp_path / 'recon'}"])
+    assert reconstruction.name == "grey_reconstruction.png" and Image.open(reconstruction).size == (size, size)
