@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import QUIET_SMOKE
 from data.conftest import write_voc_fixture
+from omegaconf import OmegaConf
 
 RESULT_KEYS = ("pixel_acc", "mean_iou", "per_class_iou", "mean_class_acc", "num_images", "epoch")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
@@ -43,6 +44,9 @@ def test_a_sweep_jobs_checkpoint_evaluates_with_no_other_override(run_train, tmp
         assert again["run"]["upsampler"] == upsampler and again["run"]["debug"] == "smoke"
         assert again["run"]["mode"] == "eval" and again["run"]["seed"] == 3
         assert again["final"]["checkpoint"] == str((job / "best.pt").resolve())
+        settings = OmegaConf.load(evaluated / ".hydra" / "config.yaml")
+        assert settings.mode == "eval" and settings.upsampler._args_ == [upsampler] and settings.seed == 3
+        assert settings.dataset.image_size == 32 and settings.paths.output_dir == str(evaluated)
     summary = (sweep / "sweep_summary.csv").read_text()
     assert all(job.name in summary for job in jobs)
 

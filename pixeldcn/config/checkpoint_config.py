@@ -22,6 +22,7 @@ from omegaconf.errors import ConfigKeyError
 from pixeldcn.config.errors import ConfigError
 from pixeldcn.engine.checkpoint import BEST_CHECKPOINT, LAST_CHECKPOINT, load_checkpoint
 from pixeldcn.run_files import CONFIG_FILE, HYDRA_FILE
+from pixeldcn.utils.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,8 @@ def eval_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, str | None]]:
     changes nothing, and a group of another choice replaces its node with what it composes to now
     (``dataset=<another dataset of the same classes>``; ``upsampler=...`` ends in the network
     mismatch error). Groups that set values across the configuration (``debug``, ``experiment``)
-    cannot be applied to a saved configuration: type their values instead.
+    cannot be applied to a saved configuration: type their values instead. The result replaces
+    the run directory's ``.hydra/config.yaml``, so reports read the settings that ran.
     """
     given = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
     if not Path(cfg.ckpt_path).exists():
@@ -145,6 +147,11 @@ def eval_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, str | None]]:
         saved.ckpt_path = str(checkpoint_path)
         saved.resume = None
         saved.paths.output_dir = cfg.paths.output_dir
+    # What ran, for reports that read a run's settings from its .hydra/config.yaml (Hydra wrote the
+    # command line's composition there, which is not what this run evaluates with).
+    config_file = Path(cfg.paths.output_dir) / CONFIG_FILE
+    if config_file.parent.is_dir():
+        atomic_write_text(config_file, OmegaConf.to_yaml(saved))
     log.info(
         "evaluating %s with the configuration it was trained with%s",
         checkpoint_path,
