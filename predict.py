@@ -140,9 +140,10 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from pixeldcn.config.errors import ConfigError
     from pixeldcn.engine.checkpoint import CheckpointError
+    from pixeldcn.inference import UnsupportedUseError
 
     try:
         main(sys.argv[1:])
-    except (UsageError, ConfigError, CheckpointError, FileNotFoundError) as error:
+    except (UsageError, ConfigError, CheckpointError, FileNotFoundError, UnsupportedUseError) as error:
         log.error("predict.py: %s", error)
         sys.exit(1)

@@ -41,6 +41,11 @@ INFERENCE_KEY = "inference"
 """The checkpoint entry :func:`inference_metadata` fills."""
 
 
+class UnsupportedUseError(ValueError):
+    """The loaded model cannot do what was asked (a mask from a generation model, samples from a
+    model without a prior)."""
+
+
 def inference_metadata(dataset: Any, task: Any) -> dict[str, Any]:
     """What using a model trained on ``dataset`` for ``task`` needs besides its weights and config.
 
@@ -53,7 +58,7 @@ def inference_metadata(dataset: Any, task: Any) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "task": "segmentation" if isinstance(task, SegmentationTask) else "generation",
         "model_kwargs": dict(task.model_kwargs),
-        "image_size": int(dataset.image_size),
+        "image_size": None if getattr(dataset, "image_size", None) is None else int(dataset.image_size),
         "channels": int(getattr(dataset, "channels", 3)),
         "normalization": str(getattr(dataset, "normalization", "unit")),
         "pixel_mean": None if pixel_mean is None else [float(value) for value in pixel_mean],
@@ -150,6 +155,8 @@ class LoadedModel:
     def sample(self, num_samples: int, seed: int = 0) -> Tensor:
         """``num_samples`` images decoded from prior codes (generation models), ``N x C x S x S`` in [0, 1]."""
         self._require("generation")
+        if not hasattr(self.model, "sample"):
+            raise UnsupportedUseError(f"{type(self.model).__name__} cannot draw samples; pass images to reconstruct")
         generator = torch.Generator().manual_seed(seed)
         return self.model.sample(num_samples, generator=generator).float().cpu()
 
@@ -161,7 +168,7 @@ class LoadedModel:
 
     def _require(self, task: str) -> None:
         if self.task != task:
-            raise ValueError(f"{self.checkpoint} holds a {self.task} model; this needs a {task} one")
+            raise UnsupportedUseError(f"{self.checkpoint} holds a {self.task} model; this needs a {task} one")
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
