@@ -81,6 +81,15 @@ def build_model(cfg: DictConfig, task: Task, dataset: Dataset) -> nn.Module:
         raise ConfigError(
             f"model.in_channels={cfg.model.in_channels} but the dataset's images have {channels} channels"
         )
+    return build_network(cfg, data_kwargs)
+
+
+def build_network(cfg: DictConfig, data_kwargs: Mapping[str, Any]) -> nn.Module:
+    """The configured model with the up-sampler factory and ``data_kwargs`` (the task's ``model_kwargs``).
+
+    :func:`build_model` checks them against the data first; :func:`pixeldcn.inference.load_model`
+    takes them from a checkpoint.
+    """
     # Every up-sampler draws its weights from its own stream: the shared layers start alike whatever it is.
     upsampler = with_private_rng(instantiate(cfg.upsampler), cfg.seed)
     model = _construct(cfg.model, "model", upsampler=upsampler, **data_kwargs)

@@ -27,6 +27,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from pixeldcn.build import build_dataset, build_model, build_task, build_trainer, build_training
+from pixeldcn.config.checkpoint_config import check_same_data_kwargs
 from pixeldcn.config.errors import ConfigError
 from pixeldcn.config.resume import check_checkpoint_matches, job_config
 from pixeldcn.config.validate import resolve_config_device, validate
@@ -40,6 +41,7 @@ from pixeldcn.engine.outputs import scalars, write_results, write_timing
 from pixeldcn.engine.seed import configure_determinism, seed_everything
 from pixeldcn.engine.signals import Interrupted, stop_on_signals
 from pixeldcn.engine.timing import PredictTiming, TrainTiming, timing_report
+from pixeldcn.inference import INFERENCE_KEY, inference_metadata
 from pixeldcn.models import PretrainedWeightsError
 from pixeldcn.tasks.base import IncompatibleDatasetError, Task
 
@@ -126,6 +128,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 def train(cfg: DictConfig, trainer: Trainer) -> Outcome:
     """Fit (continuing from ``last.pt`` with ``resume=``), evaluate ``best.pt`` on ``eval.split``, write results."""
     parts = build_training(cfg)
+    # What using the model takes besides its weights (classes, palette, preprocessing): see pixeldcn.inference.
+    trainer.checkpoint_metadata[INFERENCE_KEY] = inference_metadata(parts.train_set, parts.task)
     with stop_on_signals():
         fitted = trainer.fit(
             parts.model,
@@ -152,6 +156,7 @@ def evaluate_checkpoint(cfg: DictConfig, trainer: Trainer) -> Outcome:
     task = build_task(cfg, eval_set)
     checkpoint = load_checkpoint(cfg.ckpt_path, map_location=trainer.device)
     check_checkpoint_matches(cfg, checkpoint, cfg.ckpt_path)
+    check_same_data_kwargs(checkpoint, task.model_kwargs, cfg.ckpt_path)
     model = build_model(cfg, task, eval_set)
     model.load_state_dict(checkpoint["model"])
     result = trainer.evaluate(model, task, eval_set, cfg.eval.split)

@@ -164,7 +164,7 @@ def test_eval_mode_reproduces_the_final_evaluation(run_train, tmp_path):
 def test_eval_mode_names_the_overrides_a_checkpoint_needs(run_train, tmp_path):
     trained = run_train(tmp_path / "train", *QUIET_SMOKE, "upsampler=deconv")
     with pytest.raises(SystemExit):
-        run_train(tmp_path / "eval", *QUIET_SMOKE, "mode=eval", f"ckpt_path={trained / 'best.pt'}")
+        run_train(tmp_path / "eval", *QUIET_SMOKE, "upsampler=pixeldcl", "mode=eval", f"ckpt_path={trained}/best.pt")
     log = (tmp_path / "eval" / "train.log").read_text()
     assert "was trained with a different network" in log and "upsampler=deconv" in log
 

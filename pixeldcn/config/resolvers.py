@@ -5,9 +5,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from omegaconf import OmegaConf
+
+# Characters a path may hold and still pass unquoted through a shell and Hydra's override grammar
+# (`=`, `,`, `~`, brackets, quotes, spaces and shell metacharacters are not among them).
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]+")
+MAX_NAME_LENGTH = 120
 
 
 def if_set(value: Any, if_set: Any, otherwise: Any) -> Any:
@@ -15,4 +21,16 @@ def if_set(value: Any, if_set: Any, otherwise: Any) -> Any:
     return otherwise if value is None else if_set
 
 
+def job_dir_name(number: Any, overrides: Any) -> str:
+    """``${pixeldcn.job_dir_name:${hydra.job.num},${hydra.job.override_dirname}}``: ``<number>_<overrides>``.
+
+    Every run of characters outside ``[A-Za-z0-9_.+-]`` becomes ``_`` and the name is cut to
+    :data:`MAX_NAME_LENGTH`, so the directory can be typed back unquoted (``resume=``, ``ckpt_path=``);
+    the number keeps cut names apart and the job's ``.hydra/overrides.yaml`` records its overrides.
+    """
+    name = _UNSAFE.sub("_", str(overrides or "")).strip("_")
+    return f"{number}_{name}"[:MAX_NAME_LENGTH] if name else str(number)
+
+
 OmegaConf.register_new_resolver("pixeldcn.if_set", if_set, replace=True)
+OmegaConf.register_new_resolver("pixeldcn.job_dir_name", job_dir_name, replace=True)

@@ -16,6 +16,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError
 
+from pixeldcn.config.checkpoint_config import eval_config
 from pixeldcn.config.errors import ConfigError
 from pixeldcn.engine.checkpoint import LAST_CHECKPOINT
 
@@ -34,9 +35,13 @@ def hydra_choices() -> dict[str, str | None]:
 def job_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, str | None], Path]:
     """The configuration to run, its group choices and its run directory.
 
-    That is ``cfg`` itself, or with ``resume=<run dir>`` the saved configuration of that run
-    (see :func:`resumed_config`), which keeps writing into its directory.
+    That is ``cfg`` itself, with ``resume=<run dir>`` the saved configuration of that run (see
+    :func:`resumed_config`), which keeps writing into its directory, or with ``mode=eval`` the
+    configuration ``ckpt_path`` was trained with (see :func:`~pixeldcn.config.checkpoint_config.eval_config`).
     """
+    if cfg.mode == "eval" and cfg.ckpt_path is not None and cfg.resume is None:
+        saved, choices = eval_config(cfg)
+        return saved, choices, Path(cfg.paths.output_dir)
     if cfg.resume is None:
         return cfg, hydra_choices(), Path(cfg.paths.output_dir)
     run_dir = Path(cfg.resume)

@@ -61,7 +61,9 @@ class RunOptions:
     """The root-level options of ``train.yaml``."""
 
     mode: str = option("train", "train: fit, then evaluate best.pt on eval.split; eval: evaluate ckpt_path")
-    ckpt_path: str | None = option(None, "the weights mode=eval evaluates (a run's best.pt or last.pt)")
+    ckpt_path: str | None = option(
+        None, "what mode=eval evaluates: a run's best.pt or last.pt, or its directory; its config is the run's"
+    )
     resume: str | None = option(
         None, "a run directory to continue from its last.pt and saved config; value overrides apply to it"
     )

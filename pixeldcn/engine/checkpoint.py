@@ -37,6 +37,7 @@ from torch import nn
 
 from pixeldcn.engine.seed import get_rng_state, set_rng_state
 from pixeldcn.engine.timing import TrainTiming
+from pixeldcn.utils.commands import shell_command
 from pixeldcn.utils.io import atomic_torch_save
 
 CHECKPOINT_FORMAT = 1
@@ -192,5 +193,6 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
 def _previous_hint(path: Path) -> str:
     previous = previous_path(path)
     if previous.is_file():
-        return f"; the checkpoint it replaced is kept: `mv {previous} {path}` to go on from there"
+        command = shell_command("mv", str(previous), str(path))
+        return f"; the checkpoint it replaced is kept: `{command}` to go on from there"
     return "; pass another checkpoint, or start the run again"

@@ -45,6 +45,7 @@ from pixeldcn.engine.settings import EvalSettings, TrainerSettings
 from pixeldcn.engine.signals import Interrupted, stop_requested
 from pixeldcn.engine.timing import PredictTiming, TrainTiming
 from pixeldcn.tasks.base import Task
+from pixeldcn.utils.commands import override, train_command
 from pixeldcn.utils.timing import Stopwatch
 
 log = logging.getLogger(__name__)
@@ -518,7 +519,8 @@ class Trainer:
         raise Interrupted(
             signum,
             f"stopped by signal {signum} at epoch {state.epoch + 1}, step {state.step}; "
-            f"{self.run_dir / LAST_CHECKPOINT} is saved: continue with `python train.py resume={self.run_dir}`",
+            f"{self.run_dir / LAST_CHECKPOINT} is saved: "
+            f"continue with `{train_command(override('resume', self.run_dir))}`",
         )
 
     def _steps_exhausted(self, step: int) -> bool:

@@ -10,6 +10,7 @@ jobs run in parallel processes (joblib, SLURM).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ SUMMARY_METRICS = ("pixel_acc", "mean_iou", "elbo", "recon", "kl", "checkerboard
 def summary_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
     """One row per job directory (a directory holding ``.hydra/overrides.yaml``) of the sweep."""
     rows = []
-    for overrides_file in sorted(Path(sweep_dir).glob(f"*/{HYDRA_DIR}/overrides.yaml")):
+    for overrides_file in sorted(Path(sweep_dir).glob(f"*/{HYDRA_DIR}/overrides.yaml"), key=_job_order):
         job_dir = overrides_file.parent.parent
         status_file = job_dir / SWEEP_STATUS_FILE
         status = json.loads(status_file.read_text(encoding="utf-8")) if status_file.exists() else {}
@@ -54,6 +55,13 @@ def summary_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
     empty = [key for key in (*SUMMARY_METRICS, "train_iteration_s", "train_total_s", "predict_images_per_s")
              if all(r[key] is None for r in rows)]  # fmt: skip
     return [{k: v for k, v in row.items() if k not in empty} for row in rows]
+
+
+def _job_order(overrides_file: Path) -> tuple[int, str]:
+    """Job directories ``<number>_<overrides>`` in job order (10 after 9), any other name after them."""
+    name = overrides_file.parent.parent.name
+    number = name.split("_", 1)[0]
+    return (int(number), name) if number.isdigit() else (sys.maxsize, name)
 
 
 def write_summary(sweep_dir: str | Path) -> list[dict[str, Any]]:
