@@ -127,8 +127,13 @@ class RunDirectoryLock(Callback):
     def _lock(self, config: DictConfig, key: str) -> None:
         if int(os.environ.get("RANK", "0")) != 0:
             return
-        HydraConfig.instance().set_config(config)  # ${hydra:...} in the directory's name
-        run_dir = Path(str(OmegaConf.select(config, key)))
+        hydra_config = HydraConfig.instance()
+        before = hydra_config.cfg
+        hydra_config.set_config(config)  # ${hydra:...} in the directory's name
+        try:
+            run_dir = Path(str(OmegaConf.select(config, key)))
+        finally:
+            hydra_config.cfg = before  # as Hydra had it: run_job restores what it finds
         try:
             self._warning = acquire(run_dir)
         except RunDirectoryBusy as error:
