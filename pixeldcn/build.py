@@ -95,10 +95,11 @@ def check_spatial_dims(cfg: DictConfig, dataset: Dataset) -> None:
     """Raise :class:`ConfigError` when the configured model class is 3D and the dataset's images 2D, or the reverse.
 
     The model class declares ``spatial_dims`` (no instance is built); the dataset's are those of its
-    first image (``C x H x W`` or ``C x D x H x W``). Models that declare none are not checked.
+    first image (``C x H x W`` or ``C x D x H x W``). Models that declare none, and stand-ins for a
+    dataset without items (the benchmark's), are not checked.
     """
     model_dims = getattr(import_target(cfg.model, "model"), "spatial_dims", None)
-    if model_dims is None or len(dataset) == 0:
+    if model_dims is None or not hasattr(dataset, "__len__") or len(dataset) == 0:
         return
     sample = dataset[0]
     image = sample if isinstance(sample, torch.Tensor) else sample[0]
