@@ -6,6 +6,7 @@ import os
 import socket
 
 from conftest import QUIET_SMOKE, run_train_subprocess
+from hydra.core.hydra_config import HydraConfig
 
 from pixeldcn import run_lock
 from pixeldcn.run_files import LOCK_FILE
@@ -43,6 +44,7 @@ def test_a_run_holds_the_lock_with_its_pid_and_releases_it(run_train, tmp_path, 
     run_train(run_dir, *QUIET_SMOKE)
     assert set(seen) == {f"pid {os.getpid()} on {socket.gethostname()}\n"}
     assert not (run_dir / LOCK_FILE).exists()
+    assert not HydraConfig.initialized()  # resolving the directory's name left no global config behind
 
 
 def test_a_stale_lock_of_a_dead_run_is_taken_over_with_a_warning(run_train, tmp_path):
