@@ -24,11 +24,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from pixeldcn.config.errors import ConfigError
-from pixeldcn.config.validate import check_image_size
+from pixeldcn.config.validate import check_image_size, import_target
 from pixeldcn.data.verify import verify_datasets
 from pixeldcn.engine import distributed
 from pixeldcn.engine.callbacks import Callback, SkippedSamplesWarning, TensorBoardLogger
-from pixeldcn.engine.loop import Trainer
+from pixeldcn.engine.loop import Trainer, training_batches
 from pixeldcn.engine.seed import with_private_rng
 from pixeldcn.engine.settings import EvalSettings, TrainerSettings, from_options
 from pixeldcn.tasks.base import Task
@@ -69,9 +69,11 @@ def build_task(cfg: DictConfig, dataset: Dataset) -> Task:
 def build_model(cfg: DictConfig, task: Task, dataset: Dataset) -> nn.Module:
     """The configured model with the up-sampler factory and what the task takes from the data.
 
-    Raises :class:`ConfigError` when the model config contradicts the data, or the model cannot
-    take ``dataset.image_size`` (its ``size_divisor``).
+    Raises :class:`ConfigError` when the model config contradicts the data (2D against 3D, channels,
+    what the task takes from the data), or the model cannot take ``dataset.image_size`` (its
+    ``size_divisor``).
     """
+    check_spatial_dims(cfg, dataset)
     data_kwargs = task.model_kwargs
     for key, value in data_kwargs.items():
         if key in cfg.model and cfg.model[key] != value:
@@ -97,6 +99,36 @@ def build_network(cfg: DictConfig, data_kwargs: Mapping[str, Any]) -> nn.Module:
     parameters = sum(parameter.numel() for parameter in model.parameters())
     log.info("model %s: %.3f M parameters", type(model).__name__, parameters / 1e6)
     return model
+
+
+def check_spatial_dims(cfg: DictConfig, dataset: Dataset) -> None:
+    """Raise :class:`ConfigError` when the configured model class is 3D and the dataset's images 2D, or the reverse.
+
+    The model class declares ``spatial_dims`` (no instance is built); the dataset's are those of its
+    first image (``C x H x W`` or ``C x D x H x W``). Models that declare none, and stand-ins for a
+    dataset without items (the benchmark's), are not checked.
+    """
+    model_dims = getattr(import_target(cfg.model, "model"), "spatial_dims", None)
+    if model_dims is None or not hasattr(dataset, "__len__") or len(dataset) == 0:
+        return
+    sample = dataset[0]
+    image = sample if isinstance(sample, torch.Tensor) else sample[0]
+    data_dims = image.dim() - 1
+    if data_dims != model_dims:
+        example = "model=unet3d" if data_dims == 3 else "model=unet"
+        raise ConfigError(
+            f"model {cfg.model._target_} is {model_dims}D but the dataset {cfg.dataset._target_} has "
+            f"{data_dims}D images ({list(image.shape)}); pick a {data_dims}D model (e.g. {example}) "
+            f"or a {model_dims}D dataset"
+        )
+
+
+def check_batch_size(cfg: DictConfig, train_set: Dataset) -> None:
+    """Raise :class:`ConfigError` when the training split cannot fill one ``trainer.batch_size`` batch."""
+    try:
+        training_batches(len(train_set), from_options(TrainerSettings, cfg.trainer))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def build_optimizer(cfg: DictConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -168,6 +200,7 @@ def build_training(cfg: DictConfig) -> Training:
     """The training split, ``eval.split``, the split choosing ``best.pt`` (``eval.select_split``), the task,
     the model, the optimizer and the scheduler."""
     train_set = build_dataset(cfg, "train")
+    check_batch_size(cfg, train_set)
     eval_set = build_dataset(cfg, cfg.eval.split)
     select_split = OmegaConf.select(cfg, "eval.select_split") or cfg.eval.split  # absent from older runs' configs
     select_set = eval_set if select_split == cfg.eval.split else build_dataset(cfg, select_split)

@@ -27,19 +27,26 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from pixeldcn.build import build_dataset, build_model, build_task, build_trainer, build_training
-from pixeldcn.config.checkpoint_config import check_same_data_kwargs
 from pixeldcn.config.errors import ConfigError
-from pixeldcn.config.resume import check_checkpoint_matches, job_config
+from pixeldcn.config.resume import check_checkpoint_matches, check_data_matches, job_config
 from pixeldcn.config.validate import resolve_config_device, validate
 from pixeldcn.data.errors import DataError
 from pixeldcn.data.validation import skipped_count
 from pixeldcn.data.verify import verify_datasets
 from pixeldcn.engine import distributed
-from pixeldcn.engine.checkpoint import BEST_CHECKPOINT, LAST_CHECKPOINT, CheckpointError, load_checkpoint
+from pixeldcn.engine.checkpoint import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
+    CheckpointError,
+    CheckpointSpaceError,
+    checkpoint_record,
+    load_checkpoint,
+    load_weights,
+)
 from pixeldcn.engine.loop import EvalResult, NonFiniteLossError, Trainer
 from pixeldcn.engine.outputs import scalars, write_results, write_timing
 from pixeldcn.engine.seed import configure_determinism, seed_everything
-from pixeldcn.engine.signals import Interrupted, stop_on_signals
+from pixeldcn.engine.signals import Interrupted, interrupt_on_signals, stop_on_signals
 from pixeldcn.engine.timing import PredictTiming, TrainTiming, timing_report
 from pixeldcn.inference import INFERENCE_KEY, inference_metadata
 from pixeldcn.models import PretrainedWeightsError
@@ -57,6 +64,7 @@ USER_ERRORS = (
     PretrainedWeightsError,
     CheckpointError,
     DataError,
+    CheckpointSpaceError,
     NonFiniteLossError,
 )
 """Errors caused by the configuration, missing or bad files or a diverging loss, reported without a traceback."""
@@ -79,6 +87,8 @@ def main(cfg: DictConfig) -> dict[str, Any]:
         raise SystemExit(1) from None
     except Interrupted as interrupted:
         log.warning("%s", interrupted)
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the sweep summary marks the job interrupted, then the sweep stops
         raise SystemExit(interrupted.exit_code) from None
 
 
@@ -126,7 +136,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 
 def train(cfg: DictConfig, trainer: Trainer) -> Outcome:
-    """Fit (continuing from ``last.pt`` with ``resume=``), evaluate ``best.pt`` on ``eval.split``, write results."""
+    """Fit (continuing from ``last.pt`` with ``resume=``), evaluate ``best.pt`` on ``eval.split``, write results.
+
+    A resumed run's ``last.pt`` is checked against the configuration before any data is read. The
+    final evaluation reports the epoch and step ``best.pt`` itself holds.
+    """
+    resume_from = trainer.run_dir / LAST_CHECKPOINT if cfg.resume is not None else None
+    if resume_from is not None:
+        check_checkpoint_matches(
+            cfg, load_checkpoint(resume_from), resume_from, remedy="resume cannot change the network: start a new run"
+        )
     parts = build_training(cfg)
     # What using the model takes besides its weights (classes, palette, preprocessing): see pixeldcn.inference.
     trainer.checkpoint_metadata[INFERENCE_KEY] = inference_metadata(parts.train_set, parts.task)
@@ -138,14 +157,25 @@ def train(cfg: DictConfig, trainer: Trainer) -> Outcome:
             parts.train_set,
             parts.select_set,
             scheduler=parts.scheduler,
-            resume_from=trainer.run_dir / LAST_CHECKPOINT if cfg.resume is not None else None,
+            resume_from=resume_from,
         )
-    best = load_checkpoint(trainer.run_dir / BEST_CHECKPOINT, map_location=trainer.device)
-    parts.model.load_state_dict(best["model"])
-    result = trainer.evaluate(parts.model, parts.task, parts.eval_set, cfg.eval.split)
-    final = _final(result, checkpoint=BEST_CHECKPOINT, epoch=fitted.best["epoch"])
-    final["skipped_samples"] = skipped_count(parts.eval_set)
-    _write(trainer, parts.task, parts.model, parts.eval_set, result, final, fitted.history, fitted.best)
+    best_path = trainer.run_dir / BEST_CHECKPOINT
+    best = load_checkpoint(best_path, map_location=trainer.device)
+    load_weights(parts.model, best, best_path, remedy="it is not this run's: start the run again")
+    record = checkpoint_record(best)
+
+    def interrupted(signum: int) -> str:
+        return (
+            f"stopped by signal {signum} during the final evaluation of {best_path} (epoch {record['epoch']}) on "
+            f"{cfg.eval.split}: training is complete and {LAST_CHECKPOINT}, {BEST_CHECKPOINT} are saved, "
+            f"metrics.json has no final result yet; evaluate with `python train.py resume={trainer.run_dir}`"
+        )
+
+    with interrupt_on_signals(interrupted):
+        result = trainer.evaluate(parts.model, parts.task, parts.eval_set, cfg.eval.split)
+        final = _final(result, checkpoint=BEST_CHECKPOINT, epoch=record["epoch"])
+        final["skipped_samples"] = skipped_count(parts.eval_set)
+        _write(trainer, parts.task, parts.model, parts.eval_set, result, final, fitted.history, fitted.best)
     return Outcome(final, fitted.best, fitted.timing, result.timing)
 
 
@@ -156,13 +186,22 @@ def evaluate_checkpoint(cfg: DictConfig, trainer: Trainer) -> Outcome:
     task = build_task(cfg, eval_set)
     checkpoint = load_checkpoint(cfg.ckpt_path, map_location=trainer.device)
     check_checkpoint_matches(cfg, checkpoint, cfg.ckpt_path)
-    check_same_data_kwargs(checkpoint, task.model_kwargs, cfg.ckpt_path)
+    check_data_matches(checkpoint, task.model_kwargs, cfg.ckpt_path)
     model = build_model(cfg, task, eval_set)
-    model.load_state_dict(checkpoint["model"])
-    result = trainer.evaluate(model, task, eval_set, cfg.eval.split)
-    final = _final(result, checkpoint=str(Path(cfg.ckpt_path).resolve()), epoch=checkpoint["epoch"])
-    final["skipped_samples"] = skipped_count(eval_set)
-    _write(trainer, task, model, eval_set, result, final, history=[], best=None)
+    load_weights(model, checkpoint, cfg.ckpt_path, remedy="pass the model=, upsampler= and dataset= of its run")
+
+    def interrupted(signum: int) -> str:
+        return (
+            f"stopped by signal {signum} during the evaluation of {cfg.ckpt_path} on {cfg.eval.split}: "
+            f"{trainer.run_dir} has no results; run the same command again"
+        )
+
+    with interrupt_on_signals(interrupted):
+        result = trainer.evaluate(model, task, eval_set, cfg.eval.split)
+        epoch = checkpoint_record(checkpoint)["epoch"]
+        final = _final(result, checkpoint=str(Path(cfg.ckpt_path).resolve()), epoch=epoch)
+        final["skipped_samples"] = skipped_count(eval_set)
+        _write(trainer, task, model, eval_set, result, final, history=[], best=None)
     return Outcome(final, None, None, result.timing)
 
 

@@ -91,4 +91,4 @@ def test_another_dataset_of_the_same_classes_and_one_of_other_classes(run_train,
     with pytest.raises(SystemExit):
         run_train(tmp_path / "shapes", "mode=eval", f"ckpt_path={trained}", "dataset=synthetic_shapes")
     log = (tmp_path / "shapes" / "train.log").read_text()
-    assert "evaluate it on a dataset of the same classes" in log and "'num_classes': 21" in log
+    assert "was trained on data with num_classes=21" in log and "evaluate it on the dataset of its run" in log

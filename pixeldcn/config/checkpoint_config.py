@@ -158,14 +158,3 @@ def eval_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, str | None]]:
         f", and {' '.join(applied)}" if applied else "",
     )
     return saved, choices
-
-
-def check_same_data_kwargs(checkpoint: Mapping[str, Any], data_kwargs: Mapping[str, Any], path: str | Path) -> None:
-    """Raise :class:`ConfigError` when the evaluated data needs another network than ``checkpoint``'s
-    (``data_kwargs``: the task's ``model_kwargs``, e.g. a dataset with other classes)."""
-    trained = (checkpoint.get("inference") or {}).get("model_kwargs")
-    if trained is not None and dict(trained) != dict(data_kwargs):
-        raise ConfigError(
-            f"{path} was trained for {dict(trained)} but the configured dataset gives {dict(data_kwargs)}: "
-            "evaluate it on a dataset of the same classes (and channels)"
-        )

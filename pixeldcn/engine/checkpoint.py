@@ -7,11 +7,12 @@ A checkpoint is a flat dict holding everything a run needs to continue exactly w
 - the entries of :class:`TrainingState`: ``epoch`` (epochs finished), ``batches_in_epoch``
   (batches of epoch ``epoch + 1`` already trained; non-zero when ``trainer.max_steps`` or a signal
   stopped a run inside an epoch), ``step`` (optimizer steps taken), ``best``
-  (``{"metric", "mode", "value", "epoch"}`` of the best validation so far), ``history`` (one entry
-  per validated epoch, as in ``metrics.json``), ``log_sums`` and ``log_counts`` (sum and count of
-  each training log over the batches of epoch ``epoch + 1`` trained so far, so a resumed epoch
-  reports its full mean) and ``train_timing`` (``epoch_s``, ``iteration_s`` and ``images`` for
-  ``timing.json``);
+  (``{"metric", "mode", "value", "epoch", "step"}`` of the best validation so far), ``history`` (one
+  entry per validated epoch, as in ``metrics.json``), ``log_sums`` and ``log_counts`` (sum and count
+  of each training log over the batches of epoch ``epoch + 1`` trained so far, so a resumed epoch
+  reports its full mean), ``skipped_steps`` (its steps skipped for a non-finite loss) and
+  ``train_timing`` (``epoch_s``, ``iteration_s`` and ``images`` for ``timing.json``);
+- ``model_kwargs``: what the model took from the data (e.g. ``num_classes``);
 - ``rng``: the global generators (:func:`pixeldcn.engine.seed.get_rng_state`);
 - ``config``: the run's resolved configuration, ``choices``: its Hydra group choices;
 - ``format``: :data:`CHECKPOINT_FORMAT`.
@@ -25,7 +26,9 @@ previous good one.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,7 +50,37 @@ PREVIOUS_SUFFIX = ".prev"
 
 
 class CheckpointError(ValueError):
-    """A file is not a readable pixeldcn checkpoint."""
+    """A file is not a readable pixeldcn checkpoint, or holds weights of another network."""
+
+
+class CheckpointSpaceError(OSError):
+    """The disk filled while a checkpoint was written; the file it would have replaced is intact."""
+
+
+def checkpoint_record(checkpoint: Mapping[str, Any]) -> dict[str, int]:
+    """``{"epoch", "step"}`` of the validation a training checkpoint was saved after, as ``metrics.json``
+    numbers epochs: epoch ``e`` is the ``e``-th, also when it was cut short (``batches_in_epoch > 0``)."""
+    partial = 1 if checkpoint.get("batches_in_epoch") else 0
+    return {"epoch": int(checkpoint["epoch"]) + partial, "step": int(checkpoint.get("step", 0))}
+
+
+def load_weights(model: nn.Module, checkpoint: Mapping[str, Any], path: str | os.PathLike[str], remedy: str) -> None:
+    """``model.load_state_dict(checkpoint["model"])``, after checking that names and shapes agree.
+
+    A checkpoint of another network (width, up-sampler, class count) is a one-line
+    :class:`CheckpointError` naming the first differing tensors and ``remedy``, not PyTorch's
+    list of every mismatch.
+    """
+    saved, own = checkpoint["model"], model.state_dict()
+    missing = [key for key in own if key not in saved]
+    unexpected = [key for key in saved if key not in own]
+    reshaped = [key for key in own if key in saved and tuple(own[key].shape) != tuple(saved[key].shape)]
+    if missing or unexpected or reshaped:
+        shown = [f"{key} is {list(saved[key].shape)} there but {list(own[key].shape)} here" for key in reshaped[:2]]
+        shown += [f"{len(missing)} tensors missing (e.g. {missing[0]})"] if missing else []
+        shown += [f"{len(unexpected)} unexpected (e.g. {unexpected[0]})"] if unexpected else []
+        raise CheckpointError(f"{path} holds the weights of another network ({'; '.join(shown)}); {remedy}")
+    model.load_state_dict(saved)
 
 
 @dataclass
@@ -63,6 +96,8 @@ class TrainingState:
     # Sum and count of every training log over the batches of the epoch in progress.
     log_sums: dict[str, float] = field(default_factory=dict)
     log_counts: dict[str, int] = field(default_factory=dict)
+    # Steps of the epoch in progress whose update was skipped for a non-finite loss.
+    skipped_steps: int = 0
 
     def to_checkpoint(self) -> dict[str, Any]:
         """This state as checkpoint entries (see the module doc)."""
@@ -74,6 +109,7 @@ class TrainingState:
             "history": self.history,
             "log_sums": self.log_sums,
             "log_counts": self.log_counts,
+            "skipped_steps": self.skipped_steps,
             "train_timing": {
                 "epoch_s": self.timing.epoch_s,
                 "iteration_s": self.timing.iteration_s,
@@ -93,6 +129,7 @@ class TrainingState:
             history=checkpoint["history"],
             log_sums=checkpoint.get("log_sums", {}),
             log_counts=checkpoint.get("log_counts", {}),
+            skipped_steps=checkpoint.get("skipped_steps", 0),
         )
 
 
@@ -125,7 +162,7 @@ def restore_training(
     timing_warmup: int,
 ) -> TrainingState:
     """Load what :func:`training_checkpoint` saved into the objects, the global generators included."""
-    model.load_state_dict(checkpoint["model"])
+    load_weights(model, checkpoint, LAST_CHECKPOINT, "resume continues the network of its run: start a new run")
     optimizer.load_state_dict(checkpoint["optimizer"])
     if scheduler is not None and checkpoint["scheduler"] is not None:
         scheduler.load_state_dict(checkpoint["scheduler"])
@@ -145,12 +182,40 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: dict[str, Any]) ->
     """Write ``checkpoint`` to ``path`` atomically: readers see the old file or the new one, never half.
 
     An existing file at ``path`` becomes :func:`previous_path` first; both names point to a complete
-    checkpoint at every moment.
+    checkpoint at every moment. A full disk is a :class:`CheckpointSpaceError` that says which file,
+    that the one before is intact, and how much space a checkpoint needs.
     """
     path = Path(path)
     if path.is_file():
         _keep_previous(path)
-    return atomic_torch_save({**checkpoint, "format": CHECKPOINT_FORMAT}, path)
+    try:
+        return atomic_torch_save({**checkpoint, "format": CHECKPOINT_FORMAT}, path)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        kept = f"{path} still holds the previous checkpoint, intact" if path.is_file() else "nothing was written"
+        free = shutil.disk_usage(path.parent).free
+        raise CheckpointSpaceError(
+            error.errno,
+            f"no space left on the device while writing {path}: {kept}; a checkpoint needs about "
+            f"{_megabytes(checkpoint_nbytes(checkpoint))} and {_megabytes(free)} are free in {path.parent}: "
+            "free some space, then continue the run with resume=<its run directory>",
+        ) from None
+
+
+def checkpoint_nbytes(value: Any) -> int:
+    """The bytes of the tensors in ``value`` (nested dicts and lists): about a checkpoint's file size."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, Mapping):
+        return sum(checkpoint_nbytes(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(checkpoint_nbytes(item) for item in value)
+    return 0
+
+
+def _megabytes(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB"
 
 
 def _keep_previous(path: Path) -> None:
@@ -175,7 +240,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path.resolve()}; pass the last.pt or best.pt of a run")
+        raise FileNotFoundError(f"checkpoint not found: {path.resolve()}{missing_hint(path)}")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
@@ -188,6 +253,14 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
             f"{path} is not a pixeldcn checkpoint (format {CHECKPOINT_FORMAT}); pass the last.pt or best.pt of a run"
         )
     return checkpoint
+
+
+def missing_hint(path: str | os.PathLike[str]) -> str:
+    """What to do about a checkpoint that is not there: restore its ``.prev``, or pass another one."""
+    previous = previous_path(path)
+    if previous.is_file():
+        return f"; the checkpoint it replaced is kept: `mv {previous} {path}` to go on from there"
+    return "; pass the last.pt or best.pt of a run"
 
 
 def _previous_hint(path: Path) -> str:

@@ -34,6 +34,7 @@ from pixeldcn.engine.checkpoint import (
     BEST_CHECKPOINT,
     LAST_CHECKPOINT,
     TrainingState,
+    checkpoint_record,
     load_checkpoint,
     restore_training,
     save_checkpoint,
@@ -97,6 +98,21 @@ class EpochSampler(Sampler[int]):
         return max(self._share_size - self.skip, 0)
 
 
+def training_batches(num_samples: int, settings: TrainerSettings) -> int:
+    """The batches an epoch of ``num_samples`` trains (per process; ``limit_train_batches`` included).
+
+    Raises ``ValueError`` when the split cannot fill a single batch on every process.
+    """
+    processes = distributed.world_size()
+    batches = num_samples // processes // settings.batch_size
+    if batches == 0:
+        raise ValueError(
+            f"the training split has {num_samples} images, fewer than trainer.batch_size={settings.batch_size} "
+            f"for each of {processes} process(es); lower trainer.batch_size to at most {num_samples // processes}"
+        )
+    return batches if settings.limit_train_batches is None else min(batches, settings.limit_train_batches)
+
+
 def is_improvement(value: float, best: float | None, mode: Literal["max", "min"]) -> bool:
     """Whether ``value`` beats ``best`` (``None``: nothing yet, so anything does). NaN never beats a number."""
     if best is None or math.isnan(best):
@@ -151,7 +167,8 @@ class Trainer:
     their gradients (and at the end of each epoch), while ``max_steps``, ``limit_train_batches`` and
     logging count batches. A NaN or infinite loss either stops the run with
     :class:`NonFiniteLossError` (``last.pt`` stays the last good epoch's) or skips that step's
-    update with a warning (``on_nonfinite_loss``).
+    update with a warning (``on_nonfinite_loss``); each epoch's skipped steps are logged and kept in
+    its ``history`` entry (``skipped_steps``), and more than half of an epoch skipped stops the run.
 
     Launched by ``torchrun``, every process trains through DDP on its shard of each epoch
     (``batch_size`` is per process), evaluation is split between the processes and summed, and
@@ -340,18 +357,11 @@ class Trainer:
         """
         settings = self.settings
         processes = distributed.world_size()
-        batches_per_epoch = len(train_set) // processes // settings.batch_size
-        if batches_per_epoch == 0:
-            raise ValueError(
-                f"the training split has {len(train_set)} images, fewer than trainer.batch_size={settings.batch_size} "
-                f"for each of {processes} process(es); lower trainer.batch_size"
-            )
-        if settings.limit_train_batches is not None:
-            batches_per_epoch = min(batches_per_epoch, settings.limit_train_batches)
+        batches_per_epoch = training_batches(len(train_set), settings)
 
         self.precision.prepare_model(model.to(self.device))
         state = TrainingState(
-            best={"metric": task.monitor, "mode": task.monitor_mode, "value": None, "epoch": None},
+            best={"metric": task.monitor, "mode": task.monitor_mode, "value": None, "epoch": None, "step": None},
             timing=TrainTiming(epoch_s=[], iteration_s=[], images=0, warmup=settings.timing_warmup_iters),
         )
         if resume_from is not None:
@@ -360,6 +370,9 @@ class Trainer:
                 checkpoint, model, optimizer, scheduler, self.precision.scaler, settings.timing_warmup_iters
             )
             log.info("resumed from %s after epoch %d, step %d", resume_from, state.epoch, state.step)
+            state.best = self._best_on_disk(state.best)
+        # Evaluating a checkpoint compares what its model took from the data (the class count).
+        self.checkpoint_metadata["model_kwargs"] = dict(task.model_kwargs)
         # Wrapped after restoring, which loads into the plain model; training steps go through
         # the wrapper, evaluation and checkpoints use the plain model (the same parameters).
         train_model = self.training_model(model)
@@ -375,22 +388,37 @@ class Trainer:
                 )
                 train_logs = distributed.mean_over_ranks(train_logs)
                 complete = state.batches_in_epoch >= batches_per_epoch
+                skipped = state.skipped_steps
+                if skipped:
+                    log.warning(
+                        "epoch %d: %d of %d steps skipped for a non-finite loss (on_nonfinite_loss=skip)",
+                        epoch + 1,
+                        skipped,
+                        state.batches_in_epoch,
+                    )
                 if complete:
                     state.epoch += 1
                     state.batches_in_epoch = 0
                     state.log_sums, state.log_counts = {}, {}
+                    state.skipped_steps = 0
                     if scheduler is not None and settings.scheduler_interval == "epoch":
                         scheduler.step()
 
                 result = self.evaluate(model, task, val_set)
                 improved = is_improvement(result.summary[task.monitor], state.best["value"], task.monitor_mode)
                 if improved:
-                    state.best = {**state.best, "value": result.summary[task.monitor], "epoch": epoch + 1}
+                    state.best = {
+                        **state.best,
+                        "value": result.summary[task.monitor],
+                        "epoch": epoch + 1,
+                        "step": state.step,
+                    }
                 state.history.append(
                     {
                         "epoch": epoch + 1,
                         "complete": complete,
                         "step": state.step,
+                        "skipped_steps": skipped,
                         "train": train_logs,
                         "val": result.summary,
                         "lr": self._learning_rates(optimizer),
@@ -463,6 +491,9 @@ class Trainer:
                     )
                 state.step += 1
                 state.batches_in_epoch += 1
+                if not logs:
+                    state.skipped_steps += 1
+                    self._stop_if_mostly_skipped(state, batches_per_epoch)
                 state.timing.iteration_s.append(watch.seconds)
                 state.timing.images += batch_length(batch)
                 for key, value in logs.items():
@@ -521,6 +552,41 @@ class Trainer:
             f"stopped by signal {signum} at epoch {state.epoch + 1}, step {state.step}; "
             f"{self.run_dir / LAST_CHECKPOINT} is saved: "
             f"continue with `{train_command(override('resume', self.run_dir))}`",
+        )
+
+    def _best_on_disk(self, best: dict[str, Any]) -> dict[str, Any]:
+        """The record of the weights ``best.pt`` holds, which a resumed run continues from.
+
+        It is ``best`` (what ``last.pt`` recorded) unless ``best.pt`` was replaced since, e.g. by
+        its ``.prev`` after damage: then ``best.pt``'s own epoch, step and value, so that
+        ``metrics.json`` and the final evaluation describe the weights that are there. A damaged
+        ``best.pt`` stops the resume before any training (naming its ``.prev``).
+        """
+        path = self.run_dir / BEST_CHECKPOINT
+        if not path.is_file():
+            if best["epoch"] is not None:
+                log.warning("%s is missing: the best epoch is chosen again among the epochs trained from here", path)
+            return {**best, "value": None, "epoch": None, "step": None}
+        saved = load_checkpoint(path)
+        own = {**saved["best"], **checkpoint_record(saved)}
+        if (own["epoch"], own["step"]) != (best["epoch"], best.get("step", own["step"])):
+            log.warning(
+                "%s holds the weights of epoch %d (step %d), not those of epoch %s that %s recorded: "
+                "the best record follows %s",
+                path, own["epoch"], own["step"], best["epoch"], LAST_CHECKPOINT, BEST_CHECKPOINT,
+            )  # fmt: skip
+        return own
+
+    def _stop_if_mostly_skipped(self, state: TrainingState, batches_per_epoch: int) -> None:
+        """Raise :class:`NonFiniteLossError` once more than half of an epoch's steps were skipped:
+        ``on_nonfinite_loss=skip`` is for a rare bad batch, not for a run that diverged."""
+        if 2 * state.skipped_steps <= batches_per_epoch:
+            return
+        raise NonFiniteLossError(
+            f"the training loss was not finite in {state.skipped_steps} of the {batches_per_epoch} steps of epoch "
+            f"{state.epoch + 1} (on_nonfinite_loss=skip stops once more than half of an epoch is skipped); "
+            f"{LAST_CHECKPOINT}, if any, keeps the last saved state; lower trainer.optimizer.lr or set "
+            "trainer.grad_clip_norm"
         )
 
     def _steps_exhausted(self, step: int) -> bool:

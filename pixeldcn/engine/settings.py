@@ -123,7 +123,9 @@ class TrainerSettings(_Checked):
     )
     scheduler_interval: Literal["epoch", "step"] = option("epoch", "step the learning-rate scheduler every ...")
     on_nonfinite_loss: Literal["stop", "skip"] = option(
-        "stop", "a NaN or infinite loss stops the run, or skips that step's update with a warning"
+        "stop",
+        "a NaN or infinite loss stops the run, or skips that step's update with a warning (and stops the run "
+        "once more than half of an epoch's steps were skipped)",
     )
 
 

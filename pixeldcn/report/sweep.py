@@ -5,11 +5,16 @@ run, and then never calls ``on_multirun_end``; so the summary is rewritten after
 what the job directories hold) and once more at the end. Each job first records its own status
 in ``job_status.json``, so whichever job finishes last writes a summary with every row, also when
 jobs run in parallel processes (joblib, SLURM).
+
+A job stopped by SIGINT/SIGTERM (its error carries the shell's ``exit_code``, as
+``pixeldcn.engine.signals.Interrupted`` does) is marked ``interrupted`` with its resume command,
+the summary is written, and the sweep stops with that exit code: the user asked it to stop.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,8 @@ from ..run_files import HYDRA_DIR, SWEEP_STATUS_FILE
 from ..utils.io import atomic_write_json, atomic_write_text
 from .runs import load_run
 from .tables import _number, to_csv, to_markdown
+
+log = logging.getLogger(__name__)
 
 SUMMARY_METRICS = ("pixel_acc", "mean_iou", "elbo", "recon", "kl", "checkerboard_samples")
 
@@ -83,12 +90,21 @@ class SweepSummary(Callback):
         job_dir = Path(config.hydra.runtime.output_dir)
         failed = job_return.status == JobStatus.FAILED
         error = job_return._return_value if failed else None
+        exit_code = getattr(error, "exit_code", None)  # stopped by a signal
+        status = "completed" if not failed else "failed" if exit_code is None else "interrupted"
         atomic_write_json(
             job_dir / SWEEP_STATUS_FILE,
-            {"status": "failed" if failed else "completed",
+            {"status": status,
              "error": f"{type(error).__name__}: {error}".splitlines()[0] if error is not None else ""},
         )  # fmt: skip
         write_summary(config.hydra.sweep.dir)
+        if exit_code is not None:
+            log.warning(
+                "sweep stopped: job %s was interrupted, the jobs after it did not run; %s lists every job",
+                job_dir.name,
+                Path(config.hydra.sweep.dir) / "sweep_summary.csv",
+            )
+            raise SystemExit(exit_code)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         write_summary(config.hydra.sweep.dir)
