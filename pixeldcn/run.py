@@ -24,16 +24,20 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from pixeldcn.build import build_dataset, build_model, build_task, build_trainer, build_training
 from pixeldcn.config.errors import ConfigError
-from pixeldcn.config.resume import check_checkpoint_matches, job_config
+from pixeldcn.config.resume import check_checkpoint_matches, job_config, run_directory
 from pixeldcn.config.validate import resolve_config_device, validate
 from pixeldcn.data.validation import BadSampleError, EmptySplitError
 from pixeldcn.engine import distributed
+from pixeldcn.engine.callbacks import flatten
 from pixeldcn.engine.checkpoint import BEST_CHECKPOINT, LAST_CHECKPOINT, CheckpointError, load_checkpoint
+from pixeldcn.engine.early_stopping import UnknownMetricError
 from pixeldcn.engine.loop import EvalResult, NonFiniteLossError, Trainer
 from pixeldcn.engine.outputs import scalars, write_results, write_timing
+from pixeldcn.engine.run_status import recorded_status
 from pixeldcn.engine.seed import configure_determinism, seed_everything
 from pixeldcn.engine.signals import Interrupted, stop_on_signals
 from pixeldcn.engine.timing import PredictTiming, TrainTiming, timing_report
@@ -41,6 +45,9 @@ from pixeldcn.models import PretrainedWeightsError
 from pixeldcn.tasks.base import IncompatibleDatasetError, Task
 
 log = logging.getLogger(__name__)
+
+# metrics.json's final "checkpoint" when best.pt was not written (checkpoint.save_top_k=0).
+IN_MEMORY_BEST = "best weights (in memory; checkpoint.save_top_k=0)"
 
 # Groups whose choice names a run (metrics.json "run", checkpoint "choices").
 RUN_GROUPS = ("dataset", "model", "upsampler", "task", "experiment", "debug")
@@ -54,14 +61,21 @@ USER_ERRORS = (
     BadSampleError,
     EmptySplitError,
     NonFiniteLossError,
+    UnknownMetricError,
 )
 """Errors caused by the configuration, missing or bad files or a diverging loss, reported without a traceback."""
 
 
 def main(cfg: DictConfig) -> dict[str, Any]:
-    """Run ``cfg`` (see the module doc) and return the final metrics; exit 1 on a user error."""
+    """Run ``cfg`` (see the module doc) and return the final metrics; exit 1 on a user error.
+
+    ``status.json`` in the run directory says ``running``, then ``finished``, ``failed`` or
+    ``interrupted`` (:mod:`pixeldcn.engine.run_status`). Log lines and errors print on a line of
+    their own, never after a progress bar.
+    """
     try:
-        return run(cfg)
+        with logging_redirect_tqdm(), recorded_status(run_directory(cfg), user_errors=USER_ERRORS):
+            return run(cfg)
     except USER_ERRORS as error:
         log.error("%s", error)
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
@@ -80,6 +94,7 @@ class Outcome:
     best: dict[str, Any] | None
     train_timing: TrainTiming | None
     predict_timing: PredictTiming
+    max_epochs: int | None  # of the run that trained the evaluated weights
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -99,7 +114,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         run_info={**names, "mode": cfg.mode, "seed": cfg.seed, "run_dir": str(run_dir.resolve())},
         checkpoint_metadata={"config": OmegaConf.to_container(cfg, resolve=True), "choices": names},
     )
-    outcome = train(cfg, trainer) if cfg.mode == "train" else evaluate_checkpoint(cfg, trainer)
+    hyperparameters = flatten(OmegaConf.to_container(cfg, resolve=True))
+    try:
+        for callback in trainer.callbacks:
+            callback.on_run_start(hyperparameters)
+        outcome = train(cfg, trainer) if cfg.mode == "train" else evaluate_checkpoint(cfg, trainer)
+        for callback in trainer.callbacks:
+            callback.on_run_end(outcome.final)
+    finally:
+        for callback in trainer.callbacks:
+            callback.close()
     settings = {
         "batch_size": trainer.settings.batch_size,
         "eval_batch_size": trainer.eval_batch_size,
@@ -110,7 +134,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     report = timing_report(device, settings=settings, train=outcome.train_timing, predict=outcome.predict_timing)
     if distributed.is_main_process():
         write_timing(run_dir, report)
-    log.info("final %s: %s", outcome.final["split"], _format(outcome.final))
+    log.info("final %s (%s): %s", outcome.final["split"], _which_weights(outcome), _format(outcome.final))
     log.info("run directory: %s", run_dir.resolve())
     return {"final": outcome.final, "best": outcome.best}
 
@@ -128,12 +152,17 @@ def train(cfg: DictConfig, trainer: Trainer) -> Outcome:
             scheduler=parts.scheduler,
             resume_from=trainer.run_dir / LAST_CHECKPOINT if cfg.resume is not None else None,
         )
-    best = load_checkpoint(trainer.run_dir / BEST_CHECKPOINT, map_location=trainer.device)
-    parts.model.load_state_dict(best["model"])
+    if fitted.best_weights is not None:  # checkpoint.save_top_k=0 (debug=smoke): kept in memory, not in best.pt
+        parts.model.load_state_dict(fitted.best_weights)
+        checkpoint = IN_MEMORY_BEST
+    else:
+        best = load_checkpoint(trainer.run_dir / BEST_CHECKPOINT, map_location=trainer.device)
+        parts.model.load_state_dict(best["model"])
+        checkpoint = BEST_CHECKPOINT
     result = trainer.evaluate(parts.model, parts.task, parts.eval_set, cfg.eval.split)
-    final = _final(result, checkpoint=BEST_CHECKPOINT, epoch=fitted.best["epoch"])
+    final = _final(result, checkpoint=checkpoint, epoch=fitted.best["epoch"])
     _write(trainer, parts.task, parts.model, parts.eval_set, result, final, fitted.history, fitted.best)
-    return Outcome(final, fitted.best, fitted.timing, result.timing)
+    return Outcome(final, fitted.best, fitted.timing, result.timing, trainer.settings.max_epochs)
 
 
 def evaluate_checkpoint(cfg: DictConfig, trainer: Trainer) -> Outcome:
@@ -147,7 +176,8 @@ def evaluate_checkpoint(cfg: DictConfig, trainer: Trainer) -> Outcome:
     result = trainer.evaluate(model, task, eval_set, cfg.eval.split)
     final = _final(result, checkpoint=str(Path(cfg.ckpt_path).resolve()), epoch=checkpoint["epoch"])
     _write(trainer, task, model, eval_set, result, final, history=[], best=None)
-    return Outcome(final, None, None, result.timing)
+    max_epochs = (checkpoint.get("config") or {}).get("trainer", {}).get("max_epochs")
+    return Outcome(final, None, None, result.timing, max_epochs)
 
 
 def _final(result: EvalResult, checkpoint: str, epoch: int | None) -> dict[str, Any]:
@@ -176,6 +206,14 @@ def _write(
     task.write_artifacts(result.summary, trainer.run_dir)
     images = trainer.visualize(model, task, trainer.first_eval_batch(dataset))
     write_results(trainer.run_dir, images=images, run=trainer.run_info, history=history, best=best, final=final)
+
+
+def _which_weights(outcome: Outcome) -> str:
+    """``best.pt, epoch 3/5``: the evaluated checkpoint (its file name) and the epoch its weights are from."""
+    name = Path(str(outcome.final["checkpoint"])).name if outcome.final["checkpoint"] != IN_MEMORY_BEST else "best"
+    epoch = outcome.final["epoch"]
+    of = f"/{outcome.max_epochs}" if outcome.max_epochs is not None else ""
+    return f"{name}, epoch {epoch}{of}" if epoch is not None else name
 
 
 def _format(summary: Mapping[str, Any]) -> str:
