@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import QUIET_SMOKE, REPO_ROOT, TRAIN_SCRIPT, composed
+from hydra.utils import instantiate
 
 import pixeldcn.engine.loop as loop
 from pixeldcn.engine import load_checkpoint
@@ -299,3 +301,22 @@ def test_make_targets_take_any_python_without_creating_the_venv():
     assert result.returncode == 0, result.stderr
     assert "venv" not in result.stdout and "pip install" not in result.stdout
     assert "/opt/env/bin/python -m pytest" in result.stdout
+
+
+def test_segmentation_pictures_carry_row_titles_and_a_legend_of_the_dataset_classes(run_train, tmp_path):
+    from PIL import Image
+
+    run_dir = run_train(tmp_path / "run", *BARE_SMOKE, "logger=none")
+    grid = np.asarray(Image.open(run_dir / "images" / "segmentation.png").convert("RGB"))
+    labelled = np.asarray(Image.open(run_dir / "images" / "segmentation_labelled.png").convert("RGB"))
+    height, width = grid.shape[:2]
+    offsets = [
+        x for x in range(labelled.shape[1] - width + 1) if np.array_equal(labelled[:height, x : x + width], grid)
+    ]
+    assert len(offsets) == 1 and offsets[0] > 0  # the grid itself, with the titles' column to its left
+    assert (labelled[:height, : offsets[0]] < 128).any()  # dark text on white
+    legend = labelled[height:].reshape(-1, 3)
+    with composed(*BARE_SMOKE) as cfg:
+        dataset = instantiate(cfg.dataset, split="val")
+    colours = {tuple(colour) for colour in np.asarray(dataset.palette).reshape(-1, 3)[: len(dataset.class_names)]}
+    assert all((legend == colour).all(axis=1).any() for colour in colours)  # a swatch per class
