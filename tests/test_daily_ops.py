@@ -15,6 +15,7 @@ from conftest import QUIET_SMOKE, REPO_ROOT, TRAIN_SCRIPT, composed
 from hydra.utils import instantiate
 
 import pixeldcn.engine.loop as loop
+from pixeldcn.config.errors import ConfigError
 from pixeldcn.engine import load_checkpoint
 from pixeldcn.engine.early_stopping import validations_without_improvement
 from pixeldcn.engine.loggers import read_metrics_csv
@@ -320,3 +321,29 @@ def test_segmentation_pictures_carry_row_titles_and_a_legend_of_the_dataset_clas
         dataset = instantiate(cfg.dataset, split="val")
     colours = {tuple(colour) for colour in np.asarray(dataset.palette).reshape(-1, 3)[: len(dataset.class_names)]}
     assert all((legend == colour).all(axis=1).any() for colour in colours)  # a swatch per class
+
+
+def test_the_end_of_a_sweep_prints_its_summary_table_and_path(tmp_path):
+    sweep = tmp_path / "sweep"
+    overrides = ["-m", "debug=smoke", "logger=none", "upsampler=deconv,pixeldcl", f"hydra.sweep.dir={sweep}"]
+    result = subprocess.run(
+        [sys.executable, str(TRAIN_SCRIPT), *overrides],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.split("sweep of 2 runs done:\n")[1].splitlines()
+    assert table[0].startswith("| job") and "mean_iou" in table[0]
+    assert any("upsampler=deconv" in line and "completed" in line for line in table)
+    assert f"sweep summary: {(sweep / 'sweep_summary.csv').resolve()} (and .md)" in result.stdout
+
+
+def test_a_logger_option_its_class_does_not_take_is_a_config_error():
+    from pixeldcn.config.validate import validate
+
+    with composed("logger=csv", "+logger.csv.flush_every=3") as cfg:
+        with pytest.raises(ConfigError, match=r"^logger.csv.flush_every is not a parameter of .*CSVLogger"):
+            validate(cfg)
