@@ -101,6 +101,11 @@ def test_checkpoint_policy_top_k_weights_only_and_no_previous_copies(run_train, 
     assert "optimizer" in last and last["epoch"] == 4
     top = load_checkpoint(run_dir / expected[0])
     assert all((top["model"][key] == best["model"][key]).all() for key in best["model"])
+    # A weights-only best.pt is enough to evaluate: mode=eval repeats the run's final evaluation.
+    evaluated = run_train(tmp_path / "eval", *QUIET_SMOKE, "mode=eval", f"ckpt_path={run_dir / 'best.pt'}")
+    final = read_json(evaluated / "metrics.json")["final"]
+    assert final["mean_iou"] == read_json(run_dir / "metrics.json")["final"]["mean_iou"]
+    assert f"final val (best.pt, epoch {best['epoch']}/4)" in (evaluated / "train.log").read_text()
 
 
 def test_the_default_policy_keeps_previous_copies_and_full_checkpoints(run_train, tmp_path):
