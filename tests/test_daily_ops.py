@@ -352,3 +352,21 @@ def test_a_logger_option_its_class_does_not_take_is_a_config_error():
     with composed("logger=csv", "+logger.csv.flush_every=3") as cfg:
         with pytest.raises(ConfigError, match=r"^logger.csv.flush_every is not a parameter of .*CSVLogger"):
             validate(cfg)
+
+
+def test_logger_tensorboard_records_the_config_as_hyperparameters_and_the_final_metrics(run_train, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    run_dir = run_train(tmp_path / "run", *BARE_SMOKE, "logger=tensorboard", "trainer.max_epochs=3")
+    final = read_json(run_dir / "metrics.json")["final"]
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    (logged,) = events.Scalars("final/mean_iou")
+    assert logged.step == 6 and logged.value == pytest.approx(final["mean_iou"], rel=1e-6)
+    content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    hparams = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
+    assert hparams["trainer.max_epochs"].number_value == 3 and hparams["model._target_"].string_value.endswith("UNet")
+    # The input and truth strips are the same at every validation: logged once; predictions when they change.
+    assert len(events.Images("val/segmentation_input")) == 1 and len(events.Images("val/segmentation_truth")) == 1
+    assert 1 <= len(events.Images("val/segmentation_prediction")) <= 3

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
@@ -81,6 +82,7 @@ class TensorBoardLogger(Callback):
         self._writer: Any = None
         self._hyperparameters: dict[str, Any] = {}
         self._step = 0
+        self._last_images: dict[str, Tensor] = {}
 
     @property
     def writer(self) -> Any:
@@ -109,6 +111,10 @@ class TensorBoardLogger(Callback):
     def on_validation_end(self, step: int, summary: Mapping[str, Any], images: Callable[[], dict[str, Tensor]]) -> None:
         self.log_scalars("val", summary, step)
         for key, image in images().items():
+            # Pictures that do not change between validations (the inputs, the truth) are logged once.
+            if key in self._last_images and torch.equal(self._last_images[key], image):
+                continue
+            self._last_images[key] = image
             self.writer.add_image(f"val/{key}", image, step)
 
     def on_run_end(self, final: Mapping[str, Any]) -> None:
