@@ -3,9 +3,12 @@ validation every N steps, run directories and status files, console and tooling.
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import subprocess
 import sys
+from functools import partialmethod
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ import pytest
 import yaml
 from conftest import QUIET_SMOKE, REPO_ROOT, TRAIN_SCRIPT, composed
 from hydra.utils import instantiate
+from tqdm import tqdm
 
 import pixeldcn.engine.loop as loop
 from pixeldcn.config.errors import ConfigError
@@ -370,3 +374,20 @@ def test_logger_tensorboard_records_the_config_as_hyperparameters_and_the_final_
     # The input and truth strips are the same at every validation: logged once; predictions when they change.
     assert len(events.Images("val/segmentation_input")) == 1 and len(events.Images("val/segmentation_truth")) == 1
     assert 1 <= len(events.Images("val/segmentation_prediction")) <= 3
+
+
+class Terminal(io.StringIO):
+    """A standard error stream that says it is a terminal, so progress bars draw into it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_bars_on_a_terminal_read_epoch_i_of_n_with_the_running_loss(run_train, tmp_path, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(tqdm, "__init__", partialmethod(tqdm.__init__, mininterval=0))  # draw at every step
+    run_train(tmp_path / "run", "debug=smoke", "logger=none")
+    text = terminal.getvalue()
+    assert "epoch 1/2" in text and "epoch 2/2" in text and "eval val" in text
+    assert re.search(r"epoch 2/2: 100%.*loss=\d+\.\d{4}", text)
