@@ -364,6 +364,7 @@ def test_logger_tensorboard_records_the_config_as_hyperparameters_and_the_final_
 
     run_dir = run_train(tmp_path / "run", *BARE_SMOKE, "logger=tensorboard", "trainer.max_epochs=3")
     final = read_json(run_dir / "metrics.json")["final"]
+    assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 1  # one file per run
     events = EventAccumulator(str(run_dir / "tensorboard"))
     events.Reload()
     (logged,) = events.Scalars("final/mean_iou")

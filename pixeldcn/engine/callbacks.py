@@ -118,14 +118,22 @@ class TensorBoardLogger(Callback):
             self.writer.add_image(f"val/{key}", image, step)
 
     def on_run_end(self, final: Mapping[str, Any]) -> None:
+        from torch.utils.tensorboard.summary import hparams
+
         metrics = {f"final/{key}": value for key, value in scalars(final).items()}
-        # run_name=".": into this run's event files, not a new sub-directory.
-        self.writer.add_hparams(self._hyperparameters, metrics, run_name=".", global_step=self._step)
+        # What SummaryWriter.add_hparams writes, but into this run's event file rather than a new one.
+        for summary in hparams(self._hyperparameters, metrics):
+            self.writer.file_writer.add_summary(summary)
+        for tag, value in metrics.items():
+            self.writer.add_scalar(tag, value, self._step)
+        self.writer.close()
+        self._writer = None
 
     def close(self) -> None:
+        # Flushed, not closed: the end of fit is not the end of the run, whose final metrics and
+        # hyper-parameters go into the same event file (on_run_end closes it).
         if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+            self._writer.flush()
 
 
 class SkippedSamplesWarning(Callback):
