@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,9 @@ def main(cfg: DictConfig) -> dict[str, Any]:
     their own, never after a progress bar.
     """
     try:
-        with logging_redirect_tqdm(), recorded_status(run_directory(cfg), user_errors=USER_ERRORS):
+        with logging_redirect_tqdm(), ExitStack() as stack:
+            if distributed.launched_as_main_process():  # the other ranks write into rank 0's directory
+                stack.enter_context(recorded_status(run_directory(cfg), user_errors=USER_ERRORS))
             return run(cfg)
     except USER_ERRORS as error:
         log.error("%s", error)
