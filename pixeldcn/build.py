@@ -175,6 +175,7 @@ class Training:
 
     train_set: Dataset
     eval_set: Dataset
+    select_set: Dataset
     task: Task
     model: nn.Module
     optimizer: torch.optim.Optimizer
@@ -182,9 +183,12 @@ class Training:
 
 
 def build_training(cfg: DictConfig) -> Training:
-    """The training split, ``eval.split``, the task, the model, the optimizer and the scheduler."""
+    """The training split, ``eval.split``, the split choosing ``best.pt`` (``eval.select_split``), the task,
+    the model, the optimizer and the scheduler."""
     train_set = build_dataset(cfg, "train")
     eval_set = build_dataset(cfg, cfg.eval.split)
+    select_split = OmegaConf.select(cfg, "eval.select_split") or cfg.eval.split  # absent from older runs' configs
+    select_set = eval_set if select_split == cfg.eval.split else build_dataset(cfg, select_split)
     task = build_task(cfg, train_set)
     model = build_model(cfg, task, train_set)
     optimizer = build_optimizer(cfg, model)
@@ -196,4 +200,5 @@ def build_training(cfg: DictConfig) -> Training:
             total_iters = scheduler_steps(settings, epoch_batches)
         except ValueError as error:
             raise ConfigError(str(error)) from None
-    return Training(train_set, eval_set, task, model, optimizer, build_scheduler(cfg, optimizer, total_iters))
+    scheduler = build_scheduler(cfg, optimizer, total_iters)
+    return Training(train_set, eval_set, select_set, task, model, optimizer, scheduler)

@@ -151,7 +151,7 @@ def train(cfg: DictConfig, trainer: Trainer) -> Outcome:
             parts.task,
             parts.optimizer,
             parts.train_set,
-            parts.eval_set,
+            parts.select_set,
             scheduler=parts.scheduler,
             resume_from=trainer.run_dir / LAST_CHECKPOINT if cfg.resume is not None else None,
         )

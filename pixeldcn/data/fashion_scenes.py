@@ -7,7 +7,9 @@ intensity as opacity, and its pixels brighter than ``threshold`` are labelled wi
 
 The garments are read from the Fashion-MNIST idx files (see :mod:`pixeldcn.data.fashion_mnist`
 for where they live). Train scenes draw garments from the 60k training pictures, val scenes from
-the 10k test pictures.
+the 10k test pictures. Offline studies use ``select`` (chooses ``best.pt``) and ``report``
+(evaluated once, at the end) instead of ``val``: their garments are the even- and odd-numbered
+test pictures, so neither split shares a garment with the other or with train.
 """
 
 from __future__ import annotations
@@ -29,15 +31,18 @@ from pixeldcn.data.synthetic_shapes import random_background
 from pixeldcn.data.transforms import SegmentationTransform
 
 SPLITS = ("train", "val")
+# Splits of offline studies, each drawn from its own half of the t10k garments (every second one).
+STUDY_SPLITS = {"select": slice(0, None, 2), "report": slice(1, None, 2)}
 # Scenes of each split are built from this idx file set.
-SOURCE_PREFIX = {"train": "train", "val": "t10k"}
-DEFAULT_NUM_SAMPLES = {"train": 10000, "val": 1000}
+SOURCE_PREFIX = {"train": "train", "val": "t10k", "select": "t10k", "report": "t10k"}
+DEFAULT_NUM_SAMPLES = {"train": 10000, "val": 1000, "select": 1000, "report": 1000}
 CLASS_NAMES = ("background", *GARMENT_NAMES)
 
 
 def inspect_layout(root: str | os.PathLike[str]) -> LayoutReport:
     """Count the garments each split draws from (idx headers only) and list what is missing or inconsistent."""
-    return inspect_idx_layout(root, SOURCE_PREFIX)
+    # The study splits draw from the same t10k files as val: count each file set once.
+    return inspect_idx_layout(root, {split: SOURCE_PREFIX[split] for split in SPLITS})
 
 
 FILES = replace(fashion_mnist.FILES, title="Fashion-MNIST (for FashionScenes)", inspect=inspect_layout)
@@ -48,7 +53,8 @@ class FashionScenes(ProceduralDataset):
 
     Args:
         root: directory holding the Fashion-MNIST idx files (``pixeldcn.data.fashion_mnist.LAYOUT``).
-        split: ``"train"`` (garments from the training idx files) or ``"val"`` (from ``t10k``).
+        split: ``"train"`` (garments from the training idx files), ``"val"`` (from ``t10k``), or
+            ``"select"`` / ``"report"`` (from the even / odd ``t10k`` pictures; see the module doc).
         image_size: side of the square scenes.
         objects: ``(fewest, most)`` garments per scene, inclusive.
         num_samples: dataset length; defaults to 10000 for train and 1000 for val.
@@ -66,7 +72,7 @@ class FashionScenes(ProceduralDataset):
 
     ignore_index = 255
     channels = 3
-    splits = SPLITS
+    splits = (*SPLITS, *STUDY_SPLITS)
     default_num_samples = DEFAULT_NUM_SAMPLES
     min_image_size = 1
 
@@ -112,7 +118,9 @@ class FashionScenes(ProceduralDataset):
 
     def _load_garments(self) -> tuple[np.ndarray, np.ndarray]:
         if self._garments is None:
-            self._garments = read_garments(self.root, SOURCE_PREFIX[self.split])
+            images, labels = read_garments(self.root, SOURCE_PREFIX[self.split])
+            pool = STUDY_SPLITS.get(self.split, slice(None))
+            self._garments = images[pool], labels[pool]
         return self._garments
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:

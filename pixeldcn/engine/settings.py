@@ -135,6 +135,11 @@ class EvalSettings(_Checked):
     """What evaluation covers (``cfg.eval``)."""
 
     split: str = option("val", "the split the final evaluation reads")
+    select_split: str | None = option(
+        None,
+        "the split validated during training to choose best.pt (null: eval.split); studies choose on one "
+        "split and report on another that training never saw",
+    )
     batch_size: int | None = option(None, "evaluation batch size (null: the training batch size)", minimum=1)
     num_batches: int | None = option(None, "evaluate at most this many batches (null: all)", minimum=1)
     num_images: int | None = option(None, "evaluate only the first this many images of a split (null: all)", minimum=1)

@@ -6,7 +6,9 @@
 """
 
 from pixeldcn.models.deeplab import DeepLabResNet, PretrainedWeightsError
+from pixeldcn.models.gvae import GVAE, GVAE3D
 from pixeldcn.models.unet import UNet, UNet3D
 from pixeldcn.models.vae import VAE, vae_loss
 
 __all__ = ["VAE", "DeepLabResNet", "PretrainedWeightsError", "UNet", "UNet3D", "vae_loss"]
+__all__ += ["GVAE", "GVAE3D"]

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torchvision.utils import make_grid
 
 from pixeldcn.data.palette import pil_palette
-from pixeldcn.metrics import CheckerboardMeter, ConfusionMatrix
+from pixeldcn.metrics import BoundaryMeter, CheckerboardMeter, ConfusionMatrix
 from pixeldcn.tasks.base import IncompatibleDatasetError, sum_attributes
 from pixeldcn.utils.figures import labelled_grid
 from pixeldcn.utils.io import atomic_write_text
@@ -27,10 +27,11 @@ PER_CLASS_FILE = "per_class_iou.csv"
 
 @dataclass
 class SegmentationState:
-    """What evaluation accumulates: the confusion matrix and the checkerboard score's sums."""
+    """What evaluation accumulates: the confusion matrix, the checkerboard score's sums and the boundary counts."""
 
     confusion: ConfusionMatrix
     checkerboard: CheckerboardMeter
+    boundary: BoundaryMeter
 
 
 _DATASET_ATTRIBUTES = ("num_classes", "class_names", "palette", "ignore_index")
@@ -52,6 +53,8 @@ class SegmentationTask:
         dataset: the training dataset; its ``num_classes``, ``class_names``, ``palette`` (one RGB
             tuple per class) and ``ignore_index`` define the labels.
         num_vis_images: how many images :meth:`visualize` draws.
+        boundary_width: band width in pixels of Boundary IoU and trimap accuracy; ``None``: 2 % of
+            the image diagonal (Cheng et al., 2021), see :mod:`pixeldcn.metrics.boundary`.
 
     The loss is the mean cross-entropy over pixels whose label is not ``ignore_index``. Metrics
     come from one :class:`~pixeldcn.metrics.ConfusionMatrix` over the whole evaluated split;
@@ -64,7 +67,7 @@ class SegmentationTask:
     monitor = "mean_iou"
     monitor_mode: Literal["max", "min"] = "max"
 
-    def __init__(self, dataset: Any, num_vis_images: int = 8) -> None:
+    def __init__(self, dataset: Any, num_vis_images: int = 8, boundary_width: int | None = None) -> None:
         absent = [name for name in _DATASET_ATTRIBUTES if not hasattr(dataset, name)]
         if absent:
             raise IncompatibleDatasetError(
@@ -73,6 +76,11 @@ class SegmentationTask:
             )
         if num_vis_images < 1:
             raise ValueError(f"num_vis_images must be at least 1, got {num_vis_images}")
+        if boundary_width is not None and boundary_width < 1:
+            raise ValueError(
+                f"boundary_width must be at least 1 pixel or null (2% of the diagonal), got {boundary_width}"
+            )
+        self.boundary_width = boundary_width
         self.num_classes = int(dataset.num_classes)
         self.class_names = list(dataset.class_names)
         self.ignore_index = int(dataset.ignore_index)
@@ -96,27 +104,36 @@ class SegmentationTask:
         return loss, {"pixel_acc": float(pixel_acc)}
 
     def new_state(self) -> SegmentationState:
-        return SegmentationState(ConfusionMatrix(self.num_classes, ignore_index=self.ignore_index), CheckerboardMeter())
+        return SegmentationState(
+            ConfusionMatrix(self.num_classes, ignore_index=self.ignore_index),
+            CheckerboardMeter(),
+            BoundaryMeter(self.num_classes, self.boundary_width, self.ignore_index),
+        )
 
     def evaluate_batch(self, model: nn.Module, batch: tuple[Tensor, Tensor], state: SegmentationState) -> None:
         images, masks = batch
         scores = model(images)
-        state.confusion.update(predicted_classes(scores), masks)
+        predictions = predicted_classes(scores)
+        state.confusion.update(predictions, masks)
+        state.boundary.update(predictions, masks)
         if scores.dim() == 4 and min(scores.shape[-2:]) >= 2:  # defined on 2D maps of 2 x 2 or more
             state.checkerboard.update(scores.softmax(dim=1))
 
     def reduce_state(self, state: SegmentationState, reduce_sum: Callable[[Tensor], Tensor]) -> SegmentationState:
-        """The confusion matrices and checkerboard sums of all processes added up."""
+        """The confusion matrices, checkerboard sums and boundary counts of all processes added up."""
         state.confusion.matrix = reduce_sum(state.confusion.matrix)
+        state.boundary.reduce(reduce_sum)
         sum_attributes(state.checkerboard, ("energy", "variance", "count"), reduce_sum)
         return state
 
     def summarize(self, state: SegmentationState) -> dict[str, Any]:
         """``pixel_acc``, ``mean_iou``, ``mean_class_acc``, the per-class lists (see
         ``ConfusionMatrix.compute``) and ``checkerboard``: the checkerboard score of the predicted
-        class probabilities (how much of their variation is the 2x-grid pattern), null for volumes."""
+        class probabilities (how much of their variation is the 2x-grid pattern), null for volumes;
+        ``boundary_iou``, ``per_class_boundary_iou``, ``trimap_acc`` and ``boundary_width`` (see
+        ``BoundaryMeter.compute``)."""
         checkerboard = state.checkerboard.compute() if state.checkerboard.count else None
-        return {**state.confusion.compute(), "checkerboard": checkerboard}
+        return {**state.confusion.compute(), "checkerboard": checkerboard, **state.boundary.compute()}
 
     def colorize(self, masks: Tensor) -> Tensor:
         """Class-id masks ``N x H x W`` as palette colours, float ``N x 3 x H x W`` in [0, 1]."""

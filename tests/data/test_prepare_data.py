@@ -7,7 +7,7 @@ import pytest
 from conftest import load_script
 from generation.conftest import write_celeba_fixture
 
-from pixeldcn.data import celeba, coco, fashion_mnist, fashion_scenes, voc
+from pixeldcn.data import celeba, coco, ct_volumes, fashion_mnist, fashion_scenes, mnist, voc
 
 from .conftest import write_coco_fixture, write_fashion_idx_fixture, write_voc_fixture
 
@@ -82,6 +82,7 @@ def test_command_line_exit_status(tmp_path):
 
 def test_every_dataset_module_that_exports_files_is_a_command(prepare_data):
     modules = {"celeba": celeba, "coco": coco, "fashion_mnist": fashion_mnist, "fashion_scenes": fashion_scenes}
+    modules |= {"ct_volumes": ct_volumes, "mnist": mnist}
     assert prepare_data.dataset_files() == {name: module.FILES for name, module in {**modules, "voc": voc}.items()}
 
 

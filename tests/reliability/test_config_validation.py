@@ -32,7 +32,7 @@ def test_a_misspelt_trainer_key_names_the_close_valid_ones():
 
 def test_known_keys_come_from_the_schema():
     assert {"max_epochs", "batch_size", "optimizer", "on_nonfinite_loss"} <= known_keys("trainer")
-    assert known_keys("eval") == {"split", "batch_size", "num_batches", "num_images"}
+    assert known_keys("eval") == {"split", "select_split", "batch_size", "num_batches", "num_images"}
 
 
 @pytest.mark.parametrize(
