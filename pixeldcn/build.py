@@ -27,10 +27,17 @@ from pixeldcn.config.errors import ConfigError
 from pixeldcn.config.validate import check_image_size, import_target
 from pixeldcn.data.verify import verify_datasets
 from pixeldcn.engine import distributed
-from pixeldcn.engine.callbacks import Callback, SkippedSamplesWarning, TensorBoardLogger
-from pixeldcn.engine.loop import Trainer, training_batches
+from pixeldcn.engine.callbacks import Callback, SkippedSamplesWarning
+from pixeldcn.engine.loop import Trainer, batches_per_epoch
+from pixeldcn.engine.schedulers import accepts_total_iters, scheduler_steps
 from pixeldcn.engine.seed import with_private_rng
-from pixeldcn.engine.settings import EvalSettings, TrainerSettings, from_options
+from pixeldcn.engine.settings import (
+    CheckpointSettings,
+    EarlyStoppingSettings,
+    EvalSettings,
+    TrainerSettings,
+    from_options,
+)
 from pixeldcn.tasks.base import Task
 
 log = logging.getLogger(__name__)
@@ -126,7 +133,7 @@ def check_spatial_dims(cfg: DictConfig, dataset: Dataset) -> None:
 def check_batch_size(cfg: DictConfig, train_set: Dataset) -> None:
     """Raise :class:`ConfigError` when the training split cannot fill one ``trainer.batch_size`` batch."""
     try:
-        training_batches(len(train_set), from_options(TrainerSettings, cfg.trainer))
+        batches_per_epoch(len(train_set), from_options(TrainerSettings, cfg.trainer), distributed.world_size())
     except ValueError as error:
         raise ConfigError(str(error)) from None
 
@@ -140,18 +147,36 @@ def build_optimizer(cfg: DictConfig, model: nn.Module) -> torch.optim.Optimizer:
     return instantiate(cfg.trainer.optimizer, _partial_=True)(params)
 
 
-def build_scheduler(cfg: DictConfig, optimizer: torch.optim.Optimizer) -> Any:
-    """``cfg.trainer.scheduler`` for ``optimizer``, or ``None`` when none is configured."""
+def build_scheduler(cfg: DictConfig, optimizer: torch.optim.Optimizer, total_iters: int | None = None) -> Any:
+    """``cfg.trainer.scheduler`` for ``optimizer``, or ``None`` when none is configured.
+
+    A scheduler that takes ``total_iters`` (``scheduler=poly``) and was not given one gets
+    ``total_iters``: how many times the run steps it (:func:`~pixeldcn.engine.schedulers.scheduler_steps`).
+    """
     if cfg.trainer.scheduler is None:
         return None
-    return instantiate(cfg.trainer.scheduler, _partial_=True)(optimizer)
+    factory = instantiate(cfg.trainer.scheduler, _partial_=True)
+    if accepts_total_iters(factory):
+        if total_iters is None:
+            raise ConfigError(f"trainer.scheduler={cfg.trainer.scheduler._target_} needs trainer.scheduler.total_iters")
+        try:
+            return factory(optimizer, total_iters=total_iters)
+        except ValueError as error:
+            raise ConfigError(f"trainer.scheduler: {error}") from None
+    return factory(optimizer)
 
 
-def build_callbacks(run_dir: str | os.PathLike[str]) -> list[Callback]:
-    """TensorBoard (on the process that writes files) and the skipped-samples warning."""
+def build_loggers(cfg: DictConfig, run_dir: str | os.PathLike[str]) -> list[Callback]:
+    """The loggers ``logger=`` chose (``cfg.logger``: name -> config node; none with ``logger=none``)."""
+    nodes = OmegaConf.select(cfg, "logger") or {}
+    return [_construct(node, f"logger.{name}", run_dir=run_dir) for name, node in nodes.items() if node is not None]
+
+
+def build_callbacks(cfg: DictConfig, run_dir: str | os.PathLike[str]) -> list[Callback]:
+    """The skipped-samples warning and, on the process that writes files, the loggers (:func:`build_loggers`)."""
     callbacks: list[Callback] = [SkippedSamplesWarning()]
     if distributed.is_main_process():
-        callbacks.append(TensorBoardLogger(run_dir))
+        callbacks.extend(build_loggers(cfg, run_dir))
     return callbacks
 
 
@@ -164,7 +189,8 @@ def build_trainer(
     checkpoint_metadata: Mapping[str, Any] | None = None,
     callbacks: Sequence[Callback] | None = None,
 ) -> Trainer:
-    """The engine with ``cfg.trainer``'s and ``cfg.eval``'s options (``callbacks``: :func:`build_callbacks`).
+    """The engine with the options of ``cfg.trainer``, ``cfg.eval``, ``cfg.early_stopping`` and ``cfg.checkpoint``
+    (``callbacks``: :func:`build_callbacks`).
 
     Values the engine refuses (e.g. ``precision=fp16`` off CUDA) are a :class:`ConfigError`.
     """
@@ -177,7 +203,9 @@ def build_trainer(
             seed=cfg.seed,
             run_info=run_info,
             checkpoint_metadata=checkpoint_metadata,
-            callbacks=build_callbacks(run_dir) if callbacks is None else callbacks,
+            callbacks=build_callbacks(cfg, run_dir) if callbacks is None else callbacks,
+            early_stopping=from_options(EarlyStoppingSettings, cfg.get("early_stopping") or {}),
+            checkpointing=from_options(CheckpointSettings, cfg.get("checkpoint") or {}),
         )
     except ValueError as error:
         raise ConfigError(f"trainer/eval settings: {error}") from None
@@ -208,4 +236,13 @@ def build_training(cfg: DictConfig) -> Training:
     task = build_task(cfg, train_set)
     model = build_model(cfg, task, train_set)
     optimizer = build_optimizer(cfg, model)
-    return Training(train_set, eval_set, select_set, task, model, optimizer, build_scheduler(cfg, optimizer))
+    total_iters = None
+    if cfg.trainer.scheduler is not None:
+        settings = from_options(TrainerSettings, cfg.trainer)
+        try:
+            epoch_batches = batches_per_epoch(len(train_set), settings, distributed.world_size())
+            total_iters = scheduler_steps(settings, epoch_batches)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    scheduler = build_scheduler(cfg, optimizer, total_iters)
+    return Training(train_set, eval_set, select_set, task, model, optimizer, scheduler)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,15 +26,17 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from pixeldcn.build import build_dataset, build_model, build_task, build_trainer, build_training
 from pixeldcn.config.errors import ConfigError
-from pixeldcn.config.resume import check_checkpoint_matches, check_data_matches, job_config
+from pixeldcn.config.resume import check_checkpoint_matches, check_data_matches, job_config, run_directory
 from pixeldcn.config.validate import resolve_config_device, validate
 from pixeldcn.data.errors import DataError
 from pixeldcn.data.validation import skipped_count
 from pixeldcn.data.verify import verify_datasets
 from pixeldcn.engine import distributed
+from pixeldcn.engine.callbacks import flatten
 from pixeldcn.engine.checkpoint import (
     BEST_CHECKPOINT,
     LAST_CHECKPOINT,
@@ -43,8 +46,10 @@ from pixeldcn.engine.checkpoint import (
     load_checkpoint,
     load_weights,
 )
+from pixeldcn.engine.early_stopping import UnknownMetricError
 from pixeldcn.engine.loop import EvalResult, NonFiniteLossError, Trainer
 from pixeldcn.engine.outputs import scalars, write_results, write_timing
+from pixeldcn.engine.run_status import recorded_status
 from pixeldcn.engine.seed import configure_determinism, seed_everything
 from pixeldcn.engine.signals import Interrupted, interrupt_on_signals, stop_on_signals
 from pixeldcn.engine.timing import PredictTiming, TrainTiming, timing_report
@@ -53,6 +58,9 @@ from pixeldcn.models import PretrainedWeightsError
 from pixeldcn.tasks.base import IncompatibleDatasetError, Task
 
 log = logging.getLogger(__name__)
+
+# metrics.json's final "checkpoint" when best.pt was not written (checkpoint.save_top_k=0).
+IN_MEMORY_BEST = "best weights (in memory; checkpoint.save_top_k=0)"
 
 # Groups whose choice names a run (metrics.json "run", checkpoint "choices").
 RUN_GROUPS = ("dataset", "model", "upsampler", "task", "experiment", "debug")
@@ -66,6 +74,7 @@ USER_ERRORS = (
     DataError,
     CheckpointSpaceError,
     NonFiniteLossError,
+    UnknownMetricError,
 )
 """Errors caused by the configuration, missing or bad files or a diverging loss, reported without a traceback."""
 
@@ -75,9 +84,17 @@ class UserError(CompactHydraException):
 
 
 def main(cfg: DictConfig) -> dict[str, Any]:
-    """Run ``cfg`` (see the module doc) and return the final metrics; exit 1 on a user error."""
+    """Run ``cfg`` (see the module doc) and return the final metrics; exit 1 on a user error.
+
+    ``status.json`` in the run directory says ``running``, then ``finished``, ``failed`` or
+    ``interrupted`` (:mod:`pixeldcn.engine.run_status`). Log lines and errors print on a line of
+    their own, never after a progress bar.
+    """
     try:
-        return run(cfg)
+        with logging_redirect_tqdm(), ExitStack() as stack:
+            if distributed.launched_as_main_process():  # the other ranks write into rank 0's directory
+                stack.enter_context(recorded_status(run_directory(cfg), user_errors=USER_ERRORS))
+            return run(cfg)
     except USER_ERRORS as error:
         log.error("%s", error)
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
@@ -100,6 +117,7 @@ class Outcome:
     best: dict[str, Any] | None
     train_timing: TrainTiming | None
     predict_timing: PredictTiming
+    max_epochs: int | None  # of the run that trained the evaluated weights
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -119,7 +137,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         run_info={**names, "mode": cfg.mode, "seed": cfg.seed, "run_dir": str(run_dir.resolve())},
         checkpoint_metadata={"config": OmegaConf.to_container(cfg, resolve=True), "choices": names},
     )
-    outcome = train(cfg, trainer) if cfg.mode == "train" else evaluate_checkpoint(cfg, trainer)
+    hyperparameters = flatten(OmegaConf.to_container(cfg, resolve=True))
+    try:
+        for callback in trainer.callbacks:
+            callback.on_run_start(hyperparameters)
+        outcome = train(cfg, trainer) if cfg.mode == "train" else evaluate_checkpoint(cfg, trainer)
+        for callback in trainer.callbacks:
+            callback.on_run_end(outcome.final)
+    finally:
+        for callback in trainer.callbacks:
+            callback.close()
     settings = {
         "batch_size": trainer.settings.batch_size,
         "eval_batch_size": trainer.eval_batch_size,
@@ -130,7 +157,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     report = timing_report(device, settings=settings, train=outcome.train_timing, predict=outcome.predict_timing)
     if distributed.is_main_process():
         write_timing(run_dir, report)
-    log.info("final %s: %s", outcome.final["split"], _format(outcome.final))
+    log.info("final %s (%s): %s", outcome.final["split"], _which_weights(outcome), _format(outcome.final))
     log.info("run directory: %s", run_dir.resolve())
     return {"final": outcome.final, "best": outcome.best}
 
@@ -159,24 +186,28 @@ def train(cfg: DictConfig, trainer: Trainer) -> Outcome:
             scheduler=parts.scheduler,
             resume_from=resume_from,
         )
-    best_path = trainer.run_dir / BEST_CHECKPOINT
-    best = load_checkpoint(best_path, map_location=trainer.device)
-    load_weights(parts.model, best, best_path, remedy="it is not this run's: start the run again")
-    record = checkpoint_record(best)
+    if fitted.best_weights is not None:  # checkpoint.save_top_k=0 (debug=smoke): kept in memory, not in best.pt
+        parts.model.load_state_dict(fitted.best_weights)
+        checkpoint, best_epoch = IN_MEMORY_BEST, fitted.best["epoch"]
+    else:
+        best_path = trainer.run_dir / BEST_CHECKPOINT
+        best = load_checkpoint(best_path, map_location=trainer.device)
+        load_weights(parts.model, best, best_path, remedy="it is not this run's: start the run again")
+        checkpoint, best_epoch = BEST_CHECKPOINT, checkpoint_record(best)["epoch"]
 
     def interrupted(signum: int) -> str:
         return (
-            f"stopped by signal {signum} during the final evaluation of {best_path} (epoch {record['epoch']}) on "
-            f"{cfg.eval.split}: training is complete and {LAST_CHECKPOINT}, {BEST_CHECKPOINT} are saved, "
-            f"metrics.json has no final result yet; evaluate with `python train.py resume={trainer.run_dir}`"
+            f"stopped by signal {signum} during the final evaluation of {trainer.run_dir / checkpoint} (epoch "
+            f"{best_epoch}) on {cfg.eval.split}: training is complete and {LAST_CHECKPOINT}, {BEST_CHECKPOINT} are "
+            f"saved, metrics.json has no final result yet; evaluate with `python train.py resume={trainer.run_dir}`"
         )
 
     with interrupt_on_signals(interrupted):
         result = trainer.evaluate(parts.model, parts.task, parts.eval_set, cfg.eval.split)
-        final = _final(result, checkpoint=BEST_CHECKPOINT, epoch=record["epoch"])
+        final = _final(result, checkpoint=checkpoint, epoch=best_epoch)
         final["skipped_samples"] = skipped_count(parts.eval_set)
         _write(trainer, parts.task, parts.model, parts.eval_set, result, final, fitted.history, fitted.best)
-    return Outcome(final, fitted.best, fitted.timing, result.timing)
+    return Outcome(final, fitted.best, fitted.timing, result.timing, trainer.settings.max_epochs)
 
 
 def evaluate_checkpoint(cfg: DictConfig, trainer: Trainer) -> Outcome:
@@ -202,7 +233,8 @@ def evaluate_checkpoint(cfg: DictConfig, trainer: Trainer) -> Outcome:
         final = _final(result, checkpoint=str(Path(cfg.ckpt_path).resolve()), epoch=epoch)
         final["skipped_samples"] = skipped_count(eval_set)
         _write(trainer, task, model, eval_set, result, final, history=[], best=None)
-    return Outcome(final, None, None, result.timing)
+    max_epochs = (checkpoint.get("config") or {}).get("trainer", {}).get("max_epochs")
+    return Outcome(final, None, None, result.timing, max_epochs)
 
 
 def _final(result: EvalResult, checkpoint: str, epoch: int | None) -> dict[str, Any]:
@@ -231,6 +263,14 @@ def _write(
     task.write_artifacts(result.summary, trainer.run_dir)
     images = trainer.visualize(model, task, trainer.first_eval_batch(dataset))
     write_results(trainer.run_dir, images=images, run=trainer.run_info, history=history, best=best, final=final)
+
+
+def _which_weights(outcome: Outcome) -> str:
+    """``best.pt, epoch 3/5``: the evaluated checkpoint (its file name) and the epoch its weights are from."""
+    name = Path(str(outcome.final["checkpoint"])).name if outcome.final["checkpoint"] != IN_MEMORY_BEST else "best"
+    epoch = outcome.final["epoch"]
+    of = f"/{outcome.max_epochs}" if outcome.max_epochs is not None else ""
+    return f"{name}, epoch {epoch}{of}" if epoch is not None else name
 
 
 def _format(summary: Mapping[str, Any]) -> str:

@@ -101,8 +101,8 @@ def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(run_train, 
 
     real_save = loop.save_checkpoint
 
-    def save_then_stop(path, checkpoint):
-        real_save(path, checkpoint)
+    def save_then_stop(path, checkpoint, **options):
+        real_save(path, checkpoint, **options)
         if Path(path).name == "last.pt":
             raise KeyboardInterrupt  # the process dies right after epoch 1 is checkpointed
 
@@ -186,7 +186,8 @@ def test_the_command_line_trains_a_smoke_run(tmp_path):
     assert result.returncode == 0, result.stderr
     assert_complete_run(tmp_path / "run", "pixeldcl")
     assert f"run directory: {tmp_path / 'run'}" in result.stdout
-    assert "final val: pixel_acc" in result.stdout
+    best_epoch = read_json(tmp_path / "run" / "metrics.json")["best"]["epoch"]
+    assert f"final val (best.pt, epoch {best_epoch}/2): pixel_acc" in result.stdout
 
 
 @pytest.mark.slow

@@ -32,6 +32,11 @@ def hydra_choices() -> dict[str, str | None]:
     return dict(HydraConfig.get().runtime.choices)
 
 
+def run_directory(cfg: DictConfig) -> Path:
+    """The directory the run of ``cfg`` writes into: Hydra's job directory, or with ``resume=`` that run's."""
+    return Path(cfg.paths.output_dir) if cfg.resume is None else Path(cfg.resume)
+
+
 def job_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, str | None], Path]:
     """The configuration to run, its group choices and its run directory.
 
@@ -43,8 +48,8 @@ def job_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, str | None], Path
         saved, choices = eval_config(cfg)
         return saved, choices, Path(cfg.paths.output_dir)
     if cfg.resume is None:
-        return cfg, hydra_choices(), Path(cfg.paths.output_dir)
-    run_dir = Path(cfg.resume)
+        return cfg, hydra_choices(), run_directory(cfg)
+    run_dir = run_directory(cfg)
     saved, choices = resumed_config(run_dir)
     return saved, choices, run_dir
 
@@ -63,7 +68,7 @@ def resumed_config(run_dir: Path) -> tuple[DictConfig, dict[str, str | None]]:
             raise ConfigError(
                 f"resume={run_dir} is not a run directory to continue: {required} is missing "
                 f"(a run writes {HYDRA_DIR}/config.yaml when it starts and {LAST_CHECKPOINT} after its first "
-                f"epoch){hint}"
+                f"epoch, unless checkpoint.save_last=false, as with debug=smoke){hint}"
             )
     saved = _load_saved(config_file, "trainer", "model", "dataset")
     hydra_file = run_dir / HYDRA_DIR / "hydra.yaml"

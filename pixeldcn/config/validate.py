@@ -54,6 +54,9 @@ def validate(cfg: DictConfig) -> None:
         node = OmegaConf.select(cfg, where)
         if node is not None:
             check_arguments(node, where, provided)
+    for name, node in (OmegaConf.select(cfg, "logger") or {}).items():  # logger=[tensorboard,csv]: one node each
+        if node is not None:
+            check_arguments(node, f"logger.{name}", ("run_dir",))
     import_target(cfg.upsampler, "upsampler")
 
 

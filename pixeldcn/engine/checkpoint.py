@@ -19,14 +19,19 @@ A checkpoint is a flat dict holding everything a run needs to continue exactly w
 
 Everything is a tensor or a plain Python value, so files load with ``torch.load(weights_only=True)``.
 
+A weights-only checkpoint (:func:`weights_checkpoint`, ``checkpoint.weights_only=true``) keeps
+``model``, the counters, ``best`` and the metadata: enough to evaluate and predict, not to resume.
+With ``checkpoint.save_top_k=k > 1`` the ``k`` best validations are also kept under ``topk/``.
+
 Writing is atomic, and the file a save replaces is kept as ``<name>.prev`` (a hard link, so no
-copy): if ``last.pt`` is later damaged on disk, :func:`load_checkpoint` says so and names the
-previous good one.
+copy; ``checkpoint.keep_previous=false``: not kept): if ``last.pt`` is later damaged on disk,
+:func:`load_checkpoint` says so and names the previous good one.
 """
 
 from __future__ import annotations
 
 import errno
+import math
 import os
 import shutil
 import tempfile
@@ -172,21 +177,64 @@ def restore_training(
     return TrainingState.from_checkpoint(checkpoint, timing_warmup)
 
 
+TOP_K_DIR = "topk"
+
+
+def weights_checkpoint(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """``checkpoint`` without the optimizer, scheduler, scaler, generators and history: weights and metadata."""
+    dropped = ("optimizer", "scheduler", "grad_scaler", "rng", "history", "log_sums", "log_counts", "train_timing")
+    return {key: value for key, value in checkpoint.items() if key not in dropped}
+
+
+def top_k_path(run_dir: str | os.PathLike[str], entry: Mapping[str, Any]) -> Path:
+    """Where the top-k checkpoint of validation ``entry`` (a history entry) is kept."""
+    return Path(run_dir) / TOP_K_DIR / f"epoch_{entry['epoch']:03d}_step_{entry['step']:07d}.pt"
+
+
+def top_k_checkpoints(
+    run_dir: str | os.PathLike[str],
+    history: list[dict[str, Any]],
+    best: Mapping[str, Any],
+    k: int,
+    checkpoint: dict[str, Any],
+) -> list[Path]:
+    """Keep ``topk/`` holding the ``k`` best validations of ``history`` by ``best``'s metric and mode.
+
+    ``checkpoint`` is the latest validation's (``history[-1]``): written when it ranks among the
+    ``k`` best; files of validations that fell out are removed. Returns the kept paths, best first.
+    Ranked from the history alone, so a resumed run keeps the same files.
+    """
+    metric, mode = best["metric"], best["mode"]
+
+    def rank(entry: Mapping[str, Any]) -> tuple[bool, float]:
+        value = entry["val"].get(metric)
+        missing = value is None or math.isnan(value)
+        return missing, 0.0 if missing else (-value if mode == "max" else value)
+
+    ranked = sorted(history, key=rank)[:k]  # stable: of equal values, the earlier validation wins
+    kept = [top_k_path(run_dir, entry) for entry in ranked]
+    if any(entry is history[-1] for entry in ranked):
+        save_checkpoint(top_k_path(run_dir, history[-1]), checkpoint, keep_previous=False)
+    for stale in set((Path(run_dir) / TOP_K_DIR).glob("*.pt")) - set(kept):
+        stale.unlink()
+    return kept
+
+
 def previous_path(path: str | os.PathLike[str]) -> Path:
     """Where :func:`save_checkpoint` keeps the file it replaced: ``<path>.prev``."""
     path = Path(path)
     return path.with_name(path.name + PREVIOUS_SUFFIX)
 
 
-def save_checkpoint(path: str | os.PathLike[str], checkpoint: dict[str, Any]) -> Path:
+def save_checkpoint(path: str | os.PathLike[str], checkpoint: dict[str, Any], *, keep_previous: bool = True) -> Path:
     """Write ``checkpoint`` to ``path`` atomically: readers see the old file or the new one, never half.
 
-    An existing file at ``path`` becomes :func:`previous_path` first; both names point to a complete
-    checkpoint at every moment. A full disk is a :class:`CheckpointSpaceError` that says which file,
-    that the one before is intact, and how much space a checkpoint needs.
+    With ``keep_previous`` an existing file at ``path`` becomes :func:`previous_path` first; both
+    names point to a complete checkpoint at every moment. A full disk is a :class:`CheckpointSpaceError`
+    that says which file, that the one before is intact, and how much space a checkpoint needs.
     """
     path = Path(path)
-    if path.is_file():
+    if keep_previous and path.is_file():
         _keep_previous(path)
     try:
         return atomic_torch_save({**checkpoint, "format": CHECKPOINT_FORMAT}, path)

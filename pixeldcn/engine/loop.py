@@ -38,11 +38,14 @@ from pixeldcn.engine.checkpoint import (
     load_checkpoint,
     restore_training,
     save_checkpoint,
+    top_k_checkpoints,
     training_checkpoint,
+    weights_checkpoint,
 )
+from pixeldcn.engine.early_stopping import UnknownMetricError, resolve_monitor, validations_without_improvement
 from pixeldcn.engine.outputs import scalars, write_metrics
 from pixeldcn.engine.precision import Precision
-from pixeldcn.engine.settings import EvalSettings, TrainerSettings
+from pixeldcn.engine.settings import CheckpointSettings, EarlyStoppingSettings, EvalSettings, TrainerSettings
 from pixeldcn.engine.signals import Interrupted, stop_requested
 from pixeldcn.engine.timing import PredictTiming, TrainTiming
 from pixeldcn.tasks.base import Task
@@ -54,9 +57,26 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def progress(iterable: Iterable[T], *, total: int, desc: str, enabled: bool) -> Iterator[T]:
-    """A tqdm bar over ``iterable`` that disappears when done (``enabled=False``: no bar)."""
-    return iter(tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, disable=not enabled))
+def progress(iterable: Iterable[T], *, total: int, desc: str, enabled: bool) -> tqdm:
+    """A tqdm bar over ``iterable`` that disappears when done; none when ``enabled=False`` or when stderr
+    is not a terminal (tqdm's ``disable=None``: no carriage returns in redirected logs such as SLURM's)."""
+    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, disable=None if enabled else True)
+
+
+def batches_per_epoch(num_samples: int, settings: TrainerSettings, processes: int = 1) -> int:
+    """Training batches per epoch and process: full batches only, at most ``limit_train_batches``.
+
+    Raises ``ValueError`` when the split cannot fill one batch per process.
+    """
+    batches = num_samples // processes // settings.batch_size
+    if batches == 0:
+        raise ValueError(
+            f"the training split has {num_samples} images, fewer than trainer.batch_size={settings.batch_size} "
+            f"for each of {processes} process(es); lower trainer.batch_size to at most {num_samples // processes}"
+        )
+    if settings.limit_train_batches is not None:
+        batches = min(batches, settings.limit_train_batches)
+    return batches
 
 
 class EpochSampler(Sampler[int]):
@@ -98,21 +118,6 @@ class EpochSampler(Sampler[int]):
         return max(self._share_size - self.skip, 0)
 
 
-def training_batches(num_samples: int, settings: TrainerSettings) -> int:
-    """The batches an epoch of ``num_samples`` trains (per process; ``limit_train_batches`` included).
-
-    Raises ``ValueError`` when the split cannot fill a single batch on every process.
-    """
-    processes = distributed.world_size()
-    batches = num_samples // processes // settings.batch_size
-    if batches == 0:
-        raise ValueError(
-            f"the training split has {num_samples} images, fewer than trainer.batch_size={settings.batch_size} "
-            f"for each of {processes} process(es); lower trainer.batch_size to at most {num_samples // processes}"
-        )
-    return batches if settings.limit_train_batches is None else min(batches, settings.limit_train_batches)
-
-
 def is_improvement(value: float, best: float | None, mode: Literal["max", "min"]) -> bool:
     """Whether ``value`` beats ``best`` (``None``: nothing yet, so anything does). NaN never beats a number."""
     if best is None or math.isnan(best):
@@ -142,11 +147,16 @@ class FitResult:
         history: one entry per validated epoch (as in ``metrics.json``).
         best: ``{"metric", "mode", "value", "epoch"}`` of ``best.pt``.
         timing: training time of the whole run, resumed parts included.
+        best_weights: the best validation's model state when no ``best.pt`` was written
+            (``checkpoint.save_top_k=0``), else ``None``.
+        stopped_early: whether early stopping ended the run.
     """
 
     history: list[dict[str, Any]]
     best: dict[str, Any]
     timing: TrainTiming
+    best_weights: dict[str, torch.Tensor] | None = None
+    stopped_early: bool = False
 
 
 class Trainer:
@@ -161,6 +171,8 @@ class Trainer:
         run_info: what is being run (dataset, model, ...), copied into ``metrics.json``.
         checkpoint_metadata: extra entries for every checkpoint (the config and group choices).
         callbacks: told about training logs, epochs and validations (TensorBoard, warnings).
+        early_stopping: when to stop before ``max_epochs`` (default: never).
+        checkpointing: which checkpoint files to keep (default: ``best.pt``, ``last.pt`` and their ``.prev``).
 
     ``max_steps`` stops even inside an epoch (that partial epoch is validated and checkpointed);
     ``accumulate_grad_batches`` steps the optimizer once every that many batches on the mean of
@@ -193,6 +205,8 @@ class Trainer:
         run_info: Mapping[str, Any] | None = None,
         checkpoint_metadata: Mapping[str, Any] | None = None,
         callbacks: Sequence[Callback] = (),
+        early_stopping: EarlyStoppingSettings | None = None,
+        checkpointing: CheckpointSettings | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
         self.settings = settings or TrainerSettings()
@@ -202,6 +216,9 @@ class Trainer:
         self.run_info = dict(run_info or {})
         self.checkpoint_metadata = dict(checkpoint_metadata or {})
         self.callbacks = list(callbacks)
+        self.early_stopping = early_stopping or EarlyStoppingSettings()
+        self.checkpointing = checkpointing or CheckpointSettings()
+        self._best_weights: dict[str, torch.Tensor] | None = None
         self.precision = Precision(device, self.settings.precision, self.settings.channels_last, self.settings.compile)
         self.eval_batch_size = self.eval_settings.batch_size or self.settings.batch_size
         self.progress_bar = self.settings.progress_bar and distributed.is_main_process()
@@ -357,7 +374,7 @@ class Trainer:
         """
         settings = self.settings
         processes = distributed.world_size()
-        batches_per_epoch = training_batches(len(train_set), settings)
+        epoch_batches = batches_per_epoch(len(train_set), settings, processes)
 
         self.precision.prepare_model(model.to(self.device))
         state = TrainingState(
@@ -378,16 +395,22 @@ class Trainer:
         train_model = self.training_model(model)
         sampler = EpochSampler(len(train_set), self.seed, processes, distributed.rank())
         vis_batch = self.first_eval_batch(val_set)
+        stop_monitor = resolve_monitor(self.early_stopping.monitor, self.early_stopping.mode, task)
+        self._best_weights = None
         for callback in self.callbacks:
             callback.on_fit_start()
         try:
-            while state.epoch < settings.max_epochs and not self._steps_exhausted(state.step):
+            while (
+                state.epoch < settings.max_epochs
+                and not self._steps_exhausted(state.step)
+                and not self._stops_early(state.history, *stop_monitor)
+            ):
                 epoch = state.epoch
                 train_logs, train_s = self._train_epoch(
-                    train_model, task, optimizer, scheduler, train_set, sampler, state, batches_per_epoch
+                    train_model, task, optimizer, scheduler, train_set, sampler, state, epoch_batches
                 )
                 train_logs = distributed.mean_over_ranks(train_logs)
-                complete = state.batches_in_epoch >= batches_per_epoch
+                complete = state.batches_in_epoch >= epoch_batches
                 skipped = state.skipped_steps
                 if skipped:
                     log.warning(
@@ -405,6 +428,11 @@ class Trainer:
                         scheduler.step()
 
                 result = self.evaluate(model, task, val_set)
+                if self.early_stopping.patience is not None and stop_monitor[0] not in result.summary:
+                    raise UnknownMetricError(
+                        f"early_stopping.monitor={stop_monitor[0]} is not a validation metric of "
+                        f"{type(task).__name__}; choose one of {', '.join(scalars(result.summary))}"
+                    )
                 improved = is_improvement(result.summary[task.monitor], state.best["value"], task.monitor_mode)
                 if improved:
                     state.best = {
@@ -442,7 +470,23 @@ class Trainer:
         finally:
             for callback in self.callbacks:
                 callback.close()
-        return FitResult(history=state.history, best=state.best, timing=state.timing)
+        stopped_early = self._stops_early(state.history, *stop_monitor)
+        if stopped_early:
+            log.info(
+                "early stopping: val %s has not improved by more than %g for %d validations",
+                stop_monitor[0],
+                self.early_stopping.min_delta,
+                self.early_stopping.patience,
+            )
+        return FitResult(state.history, state.best, state.timing, self._best_weights, stopped_early)
+
+    def _stops_early(self, history: list[dict[str, Any]], monitor: str, mode: Literal["max", "min"]) -> bool:
+        """Whether the validations in ``history`` call for early stopping (a pure function of it, so resumes agree)."""
+        patience = self.early_stopping.patience
+        if patience is None:
+            return False
+        values = [entry["val"][monitor] for entry in history]
+        return validations_without_improvement(values, mode, self.early_stopping.min_delta) >= patience
 
     def _train_epoch(
         self,
@@ -471,6 +515,8 @@ class Trainer:
         num_batches = batches_per_epoch - state.batches_in_epoch
         if settings.max_steps is not None:
             num_batches = min(num_batches, settings.max_steps - state.step)
+        if settings.val_every_n_steps is not None:  # stop at the next validation step; fit goes on after it
+            num_batches = min(num_batches, settings.val_every_n_steps - state.step % settings.val_every_n_steps)
         model.train()
         optimizer.zero_grad(set_to_none=True)  # accumulation groups start empty
         # Per key: a step skipped for a non-finite loss logs nothing.
@@ -479,7 +525,7 @@ class Trainer:
             batches = progress(
                 itertools.islice(loader, num_batches),
                 total=num_batches,
-                desc=f"epoch {state.epoch + 1}",
+                desc=f"epoch {state.epoch + 1}/{settings.max_epochs}",
                 enabled=self.progress_bar,
             )
             groups = accumulation_groups(num_batches, settings.accumulate_grad_batches)
@@ -499,6 +545,8 @@ class Trainer:
                 for key, value in logs.items():
                     sums[key] = sums.get(key, 0.0) + value
                     counts[key] = counts.get(key, 0) + 1
+                if "loss" in counts:
+                    batches.set_postfix(loss=f"{sums['loss'] / counts['loss']:.4f}", refresh=False)
                 if state.step % settings.log_every_n_steps == 0:
                     for callback in self.callbacks:
                         callback.on_train_log(state.step, logs, self._learning_rates(optimizer))
@@ -513,23 +561,28 @@ class Trainer:
     def _save(
         self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, state: TrainingState, improved: bool
     ) -> None:
-        """Write the checkpoints and ``metrics.json`` of the epoch just validated (rank 0 only)."""
+        """Write the checkpoints ``checkpoint.*`` asks for and ``metrics.json`` of the validation just done
+        (rank 0 only). Without ``best.pt`` (``save_top_k=0``) the best weights are kept in memory."""
+        policy = self.checkpointing
+        plain_model = distributed.unwrap_model(model)
+        if improved and policy.save_top_k == 0:
+            self._best_weights = {key: value.detach().clone() for key, value in plain_model.state_dict().items()}
         if not distributed.is_main_process():
             distributed.barrier()  # the other ranks read best.pt once rank 0 has written it
             return
         checkpoint = training_checkpoint(
-            distributed.unwrap_model(model),
-            optimizer,
-            scheduler,
-            self.precision.scaler,
-            state,
-            self.checkpoint_metadata,
+            plain_model, optimizer, scheduler, self.precision.scaler, state, self.checkpoint_metadata
         )
+        weights = weights_checkpoint(checkpoint) if policy.weights_only else checkpoint
+        keep = policy.keep_previous
         # last.pt is what a resumed run trusts, so it is written last: a run killed in between
         # resumes from the previous epoch and never misses a best.pt it recorded.
-        if improved:
-            save_checkpoint(self.run_dir / BEST_CHECKPOINT, checkpoint)
-        save_checkpoint(self.run_dir / LAST_CHECKPOINT, checkpoint)
+        if improved and policy.save_top_k > 0:
+            save_checkpoint(self.run_dir / BEST_CHECKPOINT, weights, keep_previous=keep)
+        if policy.save_top_k > 1 and state.history:
+            top_k_checkpoints(self.run_dir, state.history, state.best, policy.save_top_k, weights)
+        if policy.save_last:
+            save_checkpoint(self.run_dir / LAST_CHECKPOINT, checkpoint, keep_previous=keep)
         write_metrics(self.run_dir, run=self.run_info, history=state.history, best=state.best, final=None)
         distributed.barrier()
 
@@ -547,12 +600,12 @@ class Trainer:
             return
         if not saved:
             self._save(model, optimizer, scheduler, state, improved=False)
-        raise Interrupted(
-            signum,
-            f"stopped by signal {signum} at epoch {state.epoch + 1}, step {state.step}; "
-            f"{self.run_dir / LAST_CHECKPOINT} is saved: "
-            f"continue with `{train_command(override('resume', self.run_dir))}`",
-        )
+        if self.checkpointing.save_last:
+            resume = train_command(override("resume", self.run_dir))
+            saved = f"{self.run_dir / LAST_CHECKPOINT} is saved: continue with `{resume}`"
+        else:
+            saved = "no last.pt is kept (checkpoint.save_last=false), so it cannot be resumed"
+        raise Interrupted(signum, f"stopped by signal {signum} at epoch {state.epoch + 1}, step {state.step}; {saved}")
 
     def _best_on_disk(self, best: dict[str, Any]) -> dict[str, Any]:
         """The record of the weights ``best.pt`` holds, which a resumed run continues from.

@@ -107,4 +107,12 @@ class SweepSummary(Callback):
             raise SystemExit(exit_code)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        write_summary(config.hydra.sweep.dir)
+        sweep_dir = Path(config.hydra.sweep.dir)
+        rows = write_summary(sweep_dir)
+        if rows:
+            shown = [{key: row[key] for key in row if key not in ("run_dir", "error")} for row in rows]
+            header = list(shown[0])
+            body = [[value if isinstance(value, str) else _number(value) for value in row.values()] for row in shown]
+            # Printed, not logged: the last job's log handlers (its train.log) are still installed.
+            print(f"sweep of {len(rows)} runs done:\n{to_markdown(header, body)}", flush=True)
+        print(f"sweep summary: {(sweep_dir / 'sweep_summary.csv').resolve()} (and .md)", flush=True)

@@ -21,6 +21,7 @@ from pixeldcn.data.palette import pil_palette
 from pixeldcn.metrics import BoundaryMeter, CheckerboardMeter, ConfusionMatrix
 from pixeldcn.tasks.base import IncompatibleDatasetError, sum_attributes
 from pixeldcn.tasks.segmentation_report import per_class_table, write_confusion_matrix
+from pixeldcn.utils.figures import labelled_grid
 from pixeldcn.utils.io import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -161,10 +162,13 @@ class SegmentationTask:
         if images.shape[1] == 1:
             images = images.expand(-1, 3, -1, -1)
         rows = {"input": images, "truth": self.colorize(masks), "prediction": self.colorize(predictions)}
-        # The full grid for TensorBoard, and each row alone so figures can combine runs.
+        # The full grid for TensorBoard, each row alone so figures can combine runs, and the grid
+        # with its row titles and a legend of the dataset's classes in their palette colours.
         strips = {f"segmentation_{name}": _strip(row) for name, row in rows.items()}
         grid = make_grid(torch.cat(list(rows.values())).cpu(), nrow=len(images), padding=2, pad_value=1.0)
-        return {"segmentation": grid, **strips}
+        legend = [(name, tuple(self._colors[index].tolist())) for index, name in enumerate(self.class_names)]
+        labelled = labelled_grid(grid, list(rows), legend)
+        return {"segmentation": grid, **strips, "segmentation_labelled": labelled}
 
     def write_artifacts(self, summary: dict[str, Any], run_dir: str | os.PathLike[str]) -> None:
         """Log the per-class table and write ``per_class_iou.csv`` (class id, name, IoU and accuracy,
