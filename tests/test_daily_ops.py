@@ -25,8 +25,8 @@ from pixeldcn.engine.early_stopping import validations_without_improvement
 from pixeldcn.engine.loggers import read_metrics_csv
 from pixeldcn.engine.schedulers import scheduler_steps
 from pixeldcn.engine.settings import TrainerSettings
+from pixeldcn.modes import IN_MEMORY_BEST
 from pixeldcn.report.runs import read_run
-from pixeldcn.run import IN_MEMORY_BEST
 
 # debug=smoke as it is (no checkpoints), without bars.
 BARE_SMOKE = ["debug=smoke", "trainer.progress_bar=false"]

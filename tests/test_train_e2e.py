@@ -10,8 +10,8 @@ import torch
 from conftest import QUIET_SMOKE, run_train_subprocess
 from data.conftest import write_coco_fixture, write_fashion_idx_fixture, write_voc_fixture
 
+import pixeldcn.build as build
 import pixeldcn.engine.loop as loop
-import pixeldcn.run as run
 from pixeldcn.engine import load_checkpoint
 from pixeldcn.upsamplers import UPSAMPLERS
 
@@ -173,7 +173,7 @@ def test_missing_dataset_stops_before_a_model_is_built(run_train, tmp_path, monk
     def no_model(*args, **kwargs):
         raise AssertionError("a model was built although the dataset is missing")
 
-    monkeypatch.setattr(run, "build_model", no_model)
+    monkeypatch.setattr(build, "build_model", no_model)
     with pytest.raises(SystemExit) as exit_info:
         run_train(tmp_path / "run", *QUIET_SMOKE, "dataset=coco", f"dataset.root={tmp_path / 'nothing'}")
     assert exit_info.value.code == 1
