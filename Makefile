@@ -1,6 +1,11 @@
 VENV   ?= .venv
+# `make test PYTHON=/path/to/python` runs in that environment and leaves .venv alone.
+ifeq ($(origin PYTHON), undefined)
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+else
+STAMP  :=
+endif
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -9,13 +14,13 @@ PYTEST_ARGS ?=
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-install: $(STAMP)  ## create .venv and install pixeldcn with its pinned torch pair (idempotent)
+install: $(VENV)/.installed  ## create .venv and install pixeldcn with its pinned torch pair (idempotent)
 
-$(STAMP): pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --upgrade pip setuptools wheel
 	$(PYTHON) -m pip install -c constraints.txt -e '.[dev,launchers]'
-	touch $(STAMP)
+	touch $(VENV)/.installed
 
 test: $(STAMP)  ## run the linter (ruff check, ruff format --check) and the test suite
 	$(PYTHON) -m ruff check .

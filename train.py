@@ -13,14 +13,16 @@ from omegaconf import DictConfig
 
 # Registers the resolvers and the schema's defaults that composing configs/train.yaml needs. Module
 # globals (rather than imports inside main) make launcher workers that unpickle main import them.
+# They import no torch: `--help` and shell completion answer before anything heavy is loaded.
 import pixeldcn.config  # noqa: F401
-from pixeldcn import run
 from pixeldcn.config.launchers import launcher_plugin_problem
 from pixeldcn.config.schema import override_problem
 
 
 @hydra.main(config_path="configs", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
+    from pixeldcn import run  # the engine and torch: only once Hydra has a job to run
+
     return run.main(cfg)
 
 

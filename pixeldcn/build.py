@@ -24,13 +24,21 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from pixeldcn.config.errors import ConfigError
-from pixeldcn.config.validate import check_image_size
+from pixeldcn.config.validate import check_image_size, import_target
+from pixeldcn.data.verify import verify_datasets
 from pixeldcn.engine import distributed
-from pixeldcn.engine.callbacks import Callback, SkippedSamplesWarning, TensorBoardLogger
-from pixeldcn.engine.loop import Trainer
+from pixeldcn.engine.callbacks import Callback, SkippedSamplesWarning
+from pixeldcn.engine.loop import Trainer, batches_per_epoch
 from pixeldcn.engine.optimizers import OptimizerSet, SchedulerSet, steps_itself
+from pixeldcn.engine.schedulers import accepts_total_iters, scheduler_steps
 from pixeldcn.engine.seed import with_private_rng
-from pixeldcn.engine.settings import EvalSettings, TrainerSettings, from_options
+from pixeldcn.engine.settings import (
+    CheckpointSettings,
+    EarlyStoppingSettings,
+    EvalSettings,
+    TrainerSettings,
+    from_options,
+)
 from pixeldcn.tasks.base import Task
 
 log = logging.getLogger(__name__)
@@ -69,9 +77,11 @@ def build_task(cfg: DictConfig, dataset: Dataset) -> Task:
 def build_model(cfg: DictConfig, task: Task, dataset: Dataset) -> nn.Module:
     """The configured model with the up-sampler factory and what the task takes from the data.
 
-    Raises :class:`ConfigError` when the model config contradicts the data, or the model cannot
-    take ``dataset.image_size`` (its ``size_divisor``).
+    Raises :class:`ConfigError` when the model config contradicts the data (2D against 3D, channels,
+    what the task takes from the data), or the model cannot take ``dataset.image_size`` (its
+    ``size_divisor``).
     """
+    check_spatial_dims(cfg, dataset)
     data_kwargs = task.model_kwargs
     for key, value in data_kwargs.items():
         if key in cfg.model and cfg.model[key] != value:
@@ -81,6 +91,15 @@ def build_model(cfg: DictConfig, task: Task, dataset: Dataset) -> nn.Module:
         raise ConfigError(
             f"model.in_channels={cfg.model.in_channels} but the dataset's images have {channels} channels"
         )
+    return build_network(cfg, data_kwargs)
+
+
+def build_network(cfg: DictConfig, data_kwargs: Mapping[str, Any]) -> nn.Module:
+    """The configured model with the up-sampler factory and ``data_kwargs`` (the task's ``model_kwargs``).
+
+    :func:`build_model` checks them against the data first; :func:`pixeldcn.inference.load_model`
+    takes them from a checkpoint.
+    """
     # Every up-sampler draws its weights from its own stream: the shared layers start alike whatever it is.
     upsampler = with_private_rng(instantiate(cfg.upsampler), cfg.seed)
     model = _construct(cfg.model, "model", upsampler=upsampler, **data_kwargs)
@@ -88,6 +107,36 @@ def build_model(cfg: DictConfig, task: Task, dataset: Dataset) -> nn.Module:
     parameters = sum(parameter.numel() for parameter in model.parameters())
     log.info("model %s: %.3f M parameters", type(model).__name__, parameters / 1e6)
     return model
+
+
+def check_spatial_dims(cfg: DictConfig, dataset: Dataset) -> None:
+    """Raise :class:`ConfigError` when the configured model class is 3D and the dataset's images 2D, or the reverse.
+
+    The model class declares ``spatial_dims`` (no instance is built); the dataset's are those of its
+    first image (``C x H x W`` or ``C x D x H x W``). Models that declare none, and stand-ins for a
+    dataset without items (the benchmark's), are not checked.
+    """
+    model_dims = getattr(import_target(cfg.model, "model"), "spatial_dims", None)
+    if model_dims is None or not hasattr(dataset, "__len__") or len(dataset) == 0:
+        return
+    sample = dataset[0]
+    image = sample if isinstance(sample, torch.Tensor) else sample[0]
+    data_dims = image.dim() - 1
+    if data_dims != model_dims:
+        example = "model=unet3d" if data_dims == 3 else "model=unet"
+        raise ConfigError(
+            f"model {cfg.model._target_} is {model_dims}D but the dataset {cfg.dataset._target_} has "
+            f"{data_dims}D images ({list(image.shape)}); pick a {data_dims}D model (e.g. {example}) "
+            f"or a {model_dims}D dataset"
+        )
+
+
+def check_batch_size(cfg: DictConfig, train_set: Dataset) -> None:
+    """Raise :class:`ConfigError` when the training split cannot fill one ``trainer.batch_size`` batch."""
+    try:
+        batches_per_epoch(len(train_set), from_options(TrainerSettings, cfg.trainer), distributed.world_size())
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def build_optimizer(cfg: DictConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -99,16 +148,31 @@ def build_optimizer(cfg: DictConfig, model: nn.Module) -> torch.optim.Optimizer:
     return instantiate(cfg.trainer.optimizer, _partial_=True)(params)
 
 
-def build_scheduler(cfg: DictConfig, optimizer: torch.optim.Optimizer) -> Any:
-    """``cfg.trainer.scheduler`` for ``optimizer``, or ``None`` when none is configured."""
+def build_scheduler(cfg: DictConfig, optimizer: torch.optim.Optimizer, total_iters: int | None = None) -> Any:
+    """``cfg.trainer.scheduler`` for ``optimizer``, or ``None`` when none is configured.
+
+    A scheduler that takes ``total_iters`` (``scheduler=poly``) and was not given one gets
+    ``total_iters``: how many times the run steps it (:func:`~pixeldcn.engine.schedulers.scheduler_steps`).
+    """
     if cfg.trainer.scheduler is None:
         return None
-    return instantiate(cfg.trainer.scheduler, _partial_=True)(optimizer)
+    factory = instantiate(cfg.trainer.scheduler, _partial_=True)
+    if accepts_total_iters(factory):
+        if total_iters is None:
+            raise ConfigError(f"trainer.scheduler={cfg.trainer.scheduler._target_} needs trainer.scheduler.total_iters")
+        try:
+            return factory(optimizer, total_iters=total_iters)
+        except ValueError as error:
+            raise ConfigError(f"trainer.scheduler: {error}") from None
+    return factory(optimizer)
 
 
-def build_task_optimizers(cfg: DictConfig, task: Any, model: nn.Module) -> tuple[OptimizerSet, SchedulerSet | None]:
+def build_task_optimizers(
+    cfg: DictConfig, task: Any, model: nn.Module, total_iters: int | None = None
+) -> tuple[OptimizerSet, SchedulerSet | None]:
     """The optimizers of a task that steps itself (``task.configure_optimizers(model)``, not
-    ``cfg.trainer.optimizer``) and one ``cfg.trainer.scheduler`` for each, or ``None``.
+    ``cfg.trainer.optimizer``) and one ``cfg.trainer.scheduler`` for each (``total_iters``: as for
+    :func:`build_scheduler`), or ``None``.
 
     Raises :class:`ConfigError` for the trainer options such a task's own steps cannot honour.
     """
@@ -132,15 +196,21 @@ def build_task_optimizers(cfg: DictConfig, task: Any, model: nn.Module) -> tuple
     )
     if trainer.scheduler is None:
         return optimizers, None
-    schedulers = {name: build_scheduler(cfg, optimizer) for name, optimizer in optimizers.optimizers.items()}
+    schedulers = {name: build_scheduler(cfg, each, total_iters) for name, each in optimizers.optimizers.items()}
     return optimizers, SchedulerSet(schedulers)
 
 
-def build_callbacks(run_dir: str | os.PathLike[str]) -> list[Callback]:
-    """TensorBoard (on the process that writes files) and the skipped-samples warning."""
+def build_loggers(cfg: DictConfig, run_dir: str | os.PathLike[str]) -> list[Callback]:
+    """The loggers ``logger=`` chose (``cfg.logger``: name -> config node; none with ``logger=none``)."""
+    nodes = OmegaConf.select(cfg, "logger") or {}
+    return [_construct(node, f"logger.{name}", run_dir=run_dir) for name, node in nodes.items() if node is not None]
+
+
+def build_callbacks(cfg: DictConfig, run_dir: str | os.PathLike[str]) -> list[Callback]:
+    """The skipped-samples warning and, on the process that writes files, the loggers (:func:`build_loggers`)."""
     callbacks: list[Callback] = [SkippedSamplesWarning()]
     if distributed.is_main_process():
-        callbacks.append(TensorBoardLogger(run_dir))
+        callbacks.extend(build_loggers(cfg, run_dir))
     return callbacks
 
 
@@ -153,7 +223,8 @@ def build_trainer(
     checkpoint_metadata: Mapping[str, Any] | None = None,
     callbacks: Sequence[Callback] | None = None,
 ) -> Trainer:
-    """The engine with ``cfg.trainer``'s and ``cfg.eval``'s options (``callbacks``: :func:`build_callbacks`).
+    """The engine with the options of ``cfg.trainer``, ``cfg.eval``, ``cfg.early_stopping`` and ``cfg.checkpoint``
+    (``callbacks``: :func:`build_callbacks`).
 
     Values the engine refuses (e.g. ``precision=fp16`` off CUDA) are a :class:`ConfigError`.
     """
@@ -166,7 +237,9 @@ def build_trainer(
             seed=cfg.seed,
             run_info=run_info,
             checkpoint_metadata=checkpoint_metadata,
-            callbacks=build_callbacks(run_dir) if callbacks is None else callbacks,
+            callbacks=build_callbacks(cfg, run_dir) if callbacks is None else callbacks,
+            early_stopping=from_options(EarlyStoppingSettings, cfg.get("early_stopping") or {}),
+            checkpointing=from_options(CheckpointSettings, cfg.get("checkpoint") or {}),
         )
     except ValueError as error:
         raise ConfigError(f"trainer/eval settings: {error}") from None
@@ -190,13 +263,24 @@ def build_training(cfg: DictConfig) -> Training:
     """The training split, ``eval.split``, the split choosing ``best.pt`` (``eval.select_split``), the task,
     the model, the optimizer and the scheduler."""
     train_set = build_dataset(cfg, "train")
+    check_batch_size(cfg, train_set)
     eval_set = build_dataset(cfg, cfg.eval.split)
     select_split = OmegaConf.select(cfg, "eval.select_split") or cfg.eval.split  # absent from older runs' configs
     select_set = eval_set if select_split == cfg.eval.split else build_dataset(cfg, select_split)
+    verify_datasets([train_set, eval_set, select_set])  # with dataset.verify=true: every file, before the model
     task = build_task(cfg, train_set)
     model = build_model(cfg, task, train_set)
+    total_iters = None
+    if cfg.trainer.scheduler is not None:
+        settings = from_options(TrainerSettings, cfg.trainer)
+        try:
+            epoch_batches = batches_per_epoch(len(train_set), settings, distributed.world_size())
+            total_iters = scheduler_steps(settings, epoch_batches)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     if steps_itself(task):
-        optimizers, schedulers = build_task_optimizers(cfg, task, model)
+        optimizers, schedulers = build_task_optimizers(cfg, task, model, total_iters)
         return Training(train_set, eval_set, select_set, task, model, optimizers, schedulers)
     optimizer = build_optimizer(cfg, model)
-    return Training(train_set, eval_set, select_set, task, model, optimizer, build_scheduler(cfg, optimizer))
+    scheduler = build_scheduler(cfg, optimizer, total_iters)
+    return Training(train_set, eval_set, select_set, task, model, optimizer, scheduler)

@@ -5,7 +5,7 @@
 2. The process group, determinism and seeds; then the trainer, datasets, task, model, optimizer
    and scheduler (:mod:`pixeldcn.build`).
 3. ``mode=train``: fit, then evaluate ``best.pt`` on ``eval.split``; ``mode=eval``: evaluate the
-   weights in ``ckpt_path``.
+   weights in ``ckpt_path`` (:mod:`pixeldcn.modes`).
 4. The run directory gets ``metrics.json``, ``timing.json``, the task's files and ``images/*.png``
    (:mod:`pixeldcn.engine.outputs`); the final metrics and where they are are logged.
 
@@ -17,28 +17,36 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from contextlib import ExitStack
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from tqdm.contrib.logging import logging_redirect_tqdm
 
-from pixeldcn.build import build_dataset, build_model, build_task, build_trainer, build_training
+from pixeldcn.build import build_trainer
 from pixeldcn.config.errors import ConfigError
-from pixeldcn.config.resume import check_checkpoint_matches, job_config
+from pixeldcn.config.resume import job_config, run_directory
 from pixeldcn.config.validate import resolve_config_device, validate
-from pixeldcn.data.validation import BadSampleError, EmptySplitError
+from pixeldcn.data.errors import DataError
 from pixeldcn.engine import distributed
-from pixeldcn.engine.checkpoint import BEST_CHECKPOINT, LAST_CHECKPOINT, CheckpointError, load_checkpoint
-from pixeldcn.engine.loop import EvalResult, NonFiniteLossError, Trainer
-from pixeldcn.engine.outputs import scalars, write_results, write_timing
+from pixeldcn.engine.callbacks import flatten
+from pixeldcn.engine.checkpoint import (
+    CheckpointError,
+    CheckpointSpaceError,
+)
+from pixeldcn.engine.early_stopping import UnknownMetricError
+from pixeldcn.engine.loop import NonFiniteLossError
+from pixeldcn.engine.outputs import scalars, write_timing
+from pixeldcn.engine.run_status import recorded_status
 from pixeldcn.engine.seed import configure_determinism, seed_everything
-from pixeldcn.engine.signals import Interrupted, stop_on_signals
-from pixeldcn.engine.timing import PredictTiming, TrainTiming, timing_report
+from pixeldcn.engine.signals import Interrupted
+from pixeldcn.engine.timing import timing_report
 from pixeldcn.models import PretrainedWeightsError
-from pixeldcn.tasks.base import IncompatibleDatasetError, Task
+from pixeldcn.modes import evaluate_checkpoint, train, which_weights
+from pixeldcn.tasks.base import IncompatibleDatasetError
 
 log = logging.getLogger(__name__)
 
@@ -51,35 +59,42 @@ USER_ERRORS = (
     IncompatibleDatasetError,
     PretrainedWeightsError,
     CheckpointError,
-    BadSampleError,
-    EmptySplitError,
+    DataError,
+    CheckpointSpaceError,
     NonFiniteLossError,
+    UnknownMetricError,
 )
 """Errors caused by the configuration, missing or bad files or a diverging loss, reported without a traceback."""
 
 
+class UserError(CompactHydraException):
+    """A sweep job's user error, which Hydra reports after the sweep as its one line, not a traceback."""
+
+
 def main(cfg: DictConfig) -> dict[str, Any]:
-    """Run ``cfg`` (see the module doc) and return the final metrics; exit 1 on a user error."""
+    """Run ``cfg`` (see the module doc) and return the final metrics; exit 1 on a user error.
+
+    ``status.json`` in the run directory says ``running``, then ``finished``, ``failed`` or
+    ``interrupted`` (:mod:`pixeldcn.engine.run_status`). Log lines and errors print on a line of
+    their own, never after a progress bar.
+    """
     try:
-        return run(cfg)
+        with logging_redirect_tqdm(), ExitStack() as stack:
+            if distributed.launched_as_main_process():  # the other ranks write into rank 0's directory
+                stack.enter_context(recorded_status(run_directory(cfg), user_errors=USER_ERRORS))
+            return run(cfg)
     except USER_ERRORS as error:
         log.error("%s", error)
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise  # Hydra records the job as failed and goes on with the rest of the sweep
+            # Hydra records the job as failed, goes on with the rest of the sweep, then prints the first
+            # failed job's error and exits 1: a compact one is printed as its message alone.
+            raise UserError(str(error)) from None
         raise SystemExit(1) from None
     except Interrupted as interrupted:
         log.warning("%s", interrupted)
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the sweep summary marks the job interrupted, then the sweep stops
         raise SystemExit(interrupted.exit_code) from None
-
-
-@dataclass
-class Outcome:
-    """What a mode produced: the final evaluation, the best epoch (training only) and the times."""
-
-    final: dict[str, Any]
-    best: dict[str, Any] | None
-    train_timing: TrainTiming | None
-    predict_timing: PredictTiming
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -99,7 +114,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         run_info={**names, "mode": cfg.mode, "seed": cfg.seed, "run_dir": str(run_dir.resolve())},
         checkpoint_metadata={"config": OmegaConf.to_container(cfg, resolve=True), "choices": names},
     )
-    outcome = train(cfg, trainer) if cfg.mode == "train" else evaluate_checkpoint(cfg, trainer)
+    hyperparameters = flatten(OmegaConf.to_container(cfg, resolve=True))
+    try:
+        for callback in trainer.callbacks:
+            callback.on_run_start(hyperparameters)
+        outcome = train(cfg, trainer) if cfg.mode == "train" else evaluate_checkpoint(cfg, trainer)
+        for callback in trainer.callbacks:
+            callback.on_run_end(outcome.final)
+    finally:
+        for callback in trainer.callbacks:
+            callback.close()
     settings = {
         "batch_size": trainer.settings.batch_size,
         "eval_batch_size": trainer.eval_batch_size,
@@ -110,72 +134,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     report = timing_report(device, settings=settings, train=outcome.train_timing, predict=outcome.predict_timing)
     if distributed.is_main_process():
         write_timing(run_dir, report)
-    log.info("final %s: %s", outcome.final["split"], _format(outcome.final))
+    log.info("final %s (%s): %s", outcome.final["split"], which_weights(outcome), _format(outcome.final))
     log.info("run directory: %s", run_dir.resolve())
     return {"final": outcome.final, "best": outcome.best}
-
-
-def train(cfg: DictConfig, trainer: Trainer) -> Outcome:
-    """Fit (continuing from ``last.pt`` with ``resume=``), evaluate ``best.pt`` on ``eval.split``, write results."""
-    parts = build_training(cfg)
-    with stop_on_signals():
-        fitted = trainer.fit(
-            parts.model,
-            parts.task,
-            parts.optimizer,
-            parts.train_set,
-            parts.select_set,
-            scheduler=parts.scheduler,
-            resume_from=trainer.run_dir / LAST_CHECKPOINT if cfg.resume is not None else None,
-        )
-    best = load_checkpoint(trainer.run_dir / BEST_CHECKPOINT, map_location=trainer.device)
-    parts.model.load_state_dict(best["model"])
-    result = trainer.evaluate(parts.model, parts.task, parts.eval_set, cfg.eval.split)
-    final = _final(result, checkpoint=BEST_CHECKPOINT, epoch=fitted.best["epoch"])
-    _write(trainer, parts.task, parts.model, parts.eval_set, result, final, fitted.history, fitted.best)
-    return Outcome(final, fitted.best, fitted.timing, result.timing)
-
-
-def evaluate_checkpoint(cfg: DictConfig, trainer: Trainer) -> Outcome:
-    """Evaluate the weights in ``ckpt_path`` on ``eval.split`` and write the run's files."""
-    eval_set = build_dataset(cfg, cfg.eval.split)
-    task = build_task(cfg, eval_set)
-    checkpoint = load_checkpoint(cfg.ckpt_path, map_location=trainer.device)
-    check_checkpoint_matches(cfg, checkpoint, cfg.ckpt_path)
-    model = build_model(cfg, task, eval_set)
-    model.load_state_dict(checkpoint["model"])
-    result = trainer.evaluate(model, task, eval_set, cfg.eval.split)
-    final = _final(result, checkpoint=str(Path(cfg.ckpt_path).resolve()), epoch=checkpoint["epoch"])
-    _write(trainer, task, model, eval_set, result, final, history=[], best=None)
-    return Outcome(final, None, None, result.timing)
-
-
-def _final(result: EvalResult, checkpoint: str, epoch: int | None) -> dict[str, Any]:
-    timing = result.timing
-    return {
-        "split": timing.split,
-        "checkpoint": checkpoint,
-        "epoch": epoch,
-        "num_images": timing.num_images,
-        **result.summary,
-    }
-
-
-def _write(
-    trainer: Trainer,
-    task: Task,
-    model: Any,
-    dataset: Any,
-    result: EvalResult,
-    final: dict[str, Any],
-    history: list[dict[str, Any]],
-    best: dict[str, Any] | None,
-) -> None:
-    if not distributed.is_main_process():
-        return
-    task.write_artifacts(result.summary, trainer.run_dir)
-    images = trainer.visualize(model, task, trainer.first_eval_batch(dataset))
-    write_results(trainer.run_dir, images=images, run=trainer.run_info, history=history, best=best, final=final)
 
 
 def _format(summary: Mapping[str, Any]) -> str:

@@ -23,8 +23,9 @@ from pixeldcn.upsamplers import build_upsampler
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "configs"
 TRAIN_SCRIPT = REPO_ROOT / "train.py"
-# Seconds-long runs without progress bars; every test run starts from these.
-QUIET_SMOKE = ["debug=smoke", "trainer.progress_bar=false"]
+# Seconds-long runs without progress bars that keep best.pt and last.pt (debug=smoke alone keeps no
+# checkpoint; tests resume, evaluate and inspect them); every test run starts from these.
+QUIET_SMOKE = ["debug=smoke", "trainer.progress_bar=false", "checkpoint.save_last=true", "checkpoint.save_top_k=1"]
 
 
 @pytest.fixture

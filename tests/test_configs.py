@@ -57,9 +57,9 @@ def test_the_segmentation_datasets_are_configured():
 def test_every_dataset_and_upsampler_composes_and_builds(dataset, upsampler, dataset_roots):
     with composed("debug=smoke", f"dataset={dataset}", f"upsampler={upsampler}", *dataset_roots[dataset]) as cfg:
         run.validate(cfg)
-        data = run.build_dataset(cfg, "train")
-        task = run.build_task(cfg, data)
-        model = run.build_model(cfg, task, data)
+        data = build.build_dataset(cfg, "train")
+        task = build.build_task(cfg, data)
+        model = build.build_model(cfg, task, data)
     assert isinstance(model, UNet)
     assert sum(isinstance(module, UPSAMPLERS[upsampler]) for module in model.modules()) == 4
     image, mask = data[0]
@@ -74,8 +74,8 @@ def test_every_dataset_and_upsampler_composes_and_builds(dataset, upsampler, dat
 def test_deeplab_composes_and_builds_with_every_dataset(dataset, dataset_roots):
     with composed("debug=smoke", f"dataset={dataset}", "model=deeplab_resnet", *dataset_roots[dataset]) as cfg:
         run.validate(cfg)
-        data = run.build_dataset(cfg, "train")
-        model = run.build_model(cfg, run.build_task(cfg, data), data)
+        data = build.build_dataset(cfg, "train")
+        model = build.build_model(cfg, build.build_task(cfg, data), data)
     assert isinstance(model, DeepLabResNet) and model.depth == 18
     model.eval()
     with torch.no_grad():
@@ -187,15 +187,15 @@ def test_invalid_settings_fail_validation(overrides, message):
 
 def test_model_settings_that_contradict_the_dataset_are_refused():
     with composed("debug=smoke", "+model.num_classes=3") as cfg:
-        data = run.build_dataset(cfg, "val")
+        data = build.build_dataset(cfg, "val")
         with pytest.raises(run.ConfigError, match=r"model.num_classes=3 disagrees with the dataset, which needs 5"):
-            run.build_model(cfg, run.build_task(cfg, data), data)
+            build.build_model(cfg, build.build_task(cfg, data), data)
 
 
 def test_optimizer_uses_the_model_parameter_groups_when_it_has_them():
     with composed("debug=smoke", "model=deeplab_resnet", "+trainer.param_groups.backbone_lr_mult=0.5") as cfg:
-        data = run.build_dataset(cfg, "val")
-        model = run.build_model(cfg, run.build_task(cfg, data), data)
+        data = build.build_dataset(cfg, "val")
+        model = build.build_model(cfg, build.build_task(cfg, data), data)
         optimizer = build.build_optimizer(cfg, model)
     assert isinstance(optimizer, torch.optim.Adam)
     assert {group["name"]: group["lr"] for group in optimizer.param_groups} == {"backbone": 5e-4, "new": 1e-3}
@@ -204,8 +204,8 @@ def test_optimizer_uses_the_model_parameter_groups_when_it_has_them():
 def test_scheduler_is_built_from_its_config():
     overrides = ["debug=smoke", "trainer.scheduler={_target_: torch.optim.lr_scheduler.StepLR, step_size: 3}"]
     with composed(*overrides) as cfg:
-        data = run.build_dataset(cfg, "val")
-        optimizer = build.build_optimizer(cfg, run.build_model(cfg, run.build_task(cfg, data), data))
+        data = build.build_dataset(cfg, "val")
+        optimizer = build.build_optimizer(cfg, build.build_model(cfg, build.build_task(cfg, data), data))
         scheduler = build.build_scheduler(cfg, optimizer)
     assert isinstance(scheduler, torch.optim.lr_scheduler.StepLR) and scheduler.step_size == 3
 
@@ -213,13 +213,13 @@ def test_scheduler_is_built_from_its_config():
 def test_missing_dataset_files_raise_the_layout_message(tmp_path: Path):
     with composed("dataset=voc", f"dataset.root={tmp_path}") as cfg:
         with pytest.raises(FileNotFoundError, match=r"Expected layout: .*Fix: set dataset.root="):
-            run.build_dataset(cfg, "train")
+            build.build_dataset(cfg, "train")
 
 
 def test_a_value_a_constructor_rejects_is_reported_with_its_config_node():
     with composed("+dataset.num_classes=9") as cfg:
         with pytest.raises(run.ConfigError, match=r"^dataset: num_classes must be between 2 and 5, got 9$"):
-            run.build_dataset(cfg, "train")
+            build.build_dataset(cfg, "train")
 
 
 def test_the_trainer_takes_every_trainer_and_eval_option_of_the_config(tmp_path: Path):

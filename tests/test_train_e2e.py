@@ -10,8 +10,8 @@ import torch
 from conftest import QUIET_SMOKE, run_train_subprocess
 from data.conftest import write_coco_fixture, write_fashion_idx_fixture, write_voc_fixture
 
+import pixeldcn.build as build
 import pixeldcn.engine.loop as loop
-import pixeldcn.run as run
 from pixeldcn.engine import load_checkpoint
 from pixeldcn.upsamplers import UPSAMPLERS
 
@@ -101,8 +101,8 @@ def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(run_train, 
 
     real_save = loop.save_checkpoint
 
-    def save_then_stop(path, checkpoint):
-        real_save(path, checkpoint)
+    def save_then_stop(path, checkpoint, **options):
+        real_save(path, checkpoint, **options)
         if Path(path).name == "last.pt":
             raise KeyboardInterrupt  # the process dies right after epoch 1 is checkpointed
 
@@ -164,7 +164,7 @@ def test_eval_mode_reproduces_the_final_evaluation(run_train, tmp_path):
 def test_eval_mode_names_the_overrides_a_checkpoint_needs(run_train, tmp_path):
     trained = run_train(tmp_path / "train", *QUIET_SMOKE, "upsampler=deconv")
     with pytest.raises(SystemExit):
-        run_train(tmp_path / "eval", *QUIET_SMOKE, "mode=eval", f"ckpt_path={trained / 'best.pt'}")
+        run_train(tmp_path / "eval", *QUIET_SMOKE, "upsampler=pixeldcl", "mode=eval", f"ckpt_path={trained}/best.pt")
     log = (tmp_path / "eval" / "train.log").read_text()
     assert "was trained with a different network" in log and "upsampler=deconv" in log
 
@@ -173,7 +173,7 @@ def test_missing_dataset_stops_before_a_model_is_built(run_train, tmp_path, monk
     def no_model(*args, **kwargs):
         raise AssertionError("a model was built although the dataset is missing")
 
-    monkeypatch.setattr(run, "build_model", no_model)
+    monkeypatch.setattr(build, "build_model", no_model)
     with pytest.raises(SystemExit) as exit_info:
         run_train(tmp_path / "run", *QUIET_SMOKE, "dataset=coco", f"dataset.root={tmp_path / 'nothing'}")
     assert exit_info.value.code == 1
@@ -186,7 +186,8 @@ def test_the_command_line_trains_a_smoke_run(tmp_path):
     assert result.returncode == 0, result.stderr
     assert_complete_run(tmp_path / "run", "pixeldcl")
     assert f"run directory: {tmp_path / 'run'}" in result.stdout
-    assert "final val: pixel_acc" in result.stdout
+    best_epoch = read_json(tmp_path / "run" / "metrics.json")["best"]["epoch"]
+    assert f"final val (best.pt, epoch {best_epoch}/2): pixel_acc" in result.stdout
 
 
 @pytest.mark.slow

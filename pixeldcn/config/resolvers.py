@@ -5,9 +5,20 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
+
+# Characters a path may hold and still pass unquoted through a shell and Hydra's override grammar
+# (`=`, `,`, `~`, brackets, quotes, spaces and shell metacharacters are not among them).
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]+")
+MAX_NAME_LENGTH = 120
+# Groups that configs/train.yaml selects itself from other choices (Hydra's specialisation
+# pattern): never chosen on the command line, so left out of `--help`.
+INTERNAL_GROUPS = ("dataset_model", "debug_model")
 
 
 def if_set(value: Any, if_set: Any, otherwise: Any) -> Any:
@@ -15,4 +26,43 @@ def if_set(value: Any, if_set: Any, otherwise: Any) -> Any:
     return otherwise if value is None else if_set
 
 
+def job_dir_name(number: Any, overrides: Any) -> str:
+    """``${pixeldcn.job_dir_name:${hydra.job.num},${hydra.job.override_dirname}}``: ``<number>_<overrides>``.
+
+    Every run of characters outside ``[A-Za-z0-9_.+-]`` becomes ``_`` and the name is cut to
+    :data:`MAX_NAME_LENGTH`, so the directory can be typed back unquoted (``resume=``, ``ckpt_path=``);
+    the number keeps cut names apart and the job's ``.hydra/overrides.yaml`` records its overrides.
+    """
+    name = _UNSAFE.sub("_", str(overrides or "")).strip("_")
+    return f"{number}_{name}"[:MAX_NAME_LENGTH] if name else str(number)
+
+
+def run_path(*parts: Any) -> str:
+    """``${pixeldcn.run_path:a,null,b}``: the parts that are set, joined by ``/`` (``a/b``)."""
+    return "/".join(str(part) for part in parts if part is not None and str(part) != "")
+
+
+def config_groups(config_sources: Sequence[Any]) -> str:
+    """``--help``'s list of config groups and their options (``group: a, b``), internal groups left out.
+
+    Read from the file config sources (``hydra.runtime.config_sources``): the ``configs/`` tree.
+    """
+    lines = []
+    for source in config_sources:
+        if source.get("schema") != "file" or source.get("provider") == "hydra":
+            continue
+        root = Path(str(source["path"]))
+        for directory in sorted(path for path in root.rglob("*") if path.is_dir()):
+            group = directory.relative_to(root).as_posix()
+            if group.split("/")[0] in ("hydra", *INTERNAL_GROUPS):
+                continue
+            options = sorted(path.stem for path in directory.glob("*.yaml"))
+            if options:
+                lines.append(f"{group}: {', '.join(options)}")
+    return "\n".join(lines)
+
+
 OmegaConf.register_new_resolver("pixeldcn.if_set", if_set, replace=True)
+OmegaConf.register_new_resolver("pixeldcn.job_dir_name", job_dir_name, replace=True)
+OmegaConf.register_new_resolver("pixeldcn.run_path", run_path, replace=True)
+OmegaConf.register_new_resolver("pixeldcn.config_groups", config_groups, replace=True)

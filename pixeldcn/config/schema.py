@@ -3,7 +3,8 @@
 One dataclass field per option declares its type, default, range and help. The training loop's
 options are :mod:`pixeldcn.engine.settings`' (the engine takes them as they are); this module adds
 what the builder and the run read. Importing it registers the defaults with Hydra's ConfigStore as
-``base_train`` (the run options), ``trainer/default`` and ``eval/default``, which
+``base_train`` (the run options), ``trainer/default``, ``eval/default``, ``early_stopping/default``
+and ``checkpoint/default``, which
 ``configs/train.yaml``'s defaults list picks: the schema ships with the package, not in
 ``configs/``.
 
@@ -24,7 +25,15 @@ from typing import Any, Literal
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from pixeldcn.engine.settings import EvalSettings, TrainerSettings, option, option_names, option_problems
+from pixeldcn.engine.settings import (
+    CheckpointSettings,
+    EarlyStoppingSettings,
+    EvalSettings,
+    TrainerSettings,
+    option,
+    option_names,
+    option_problems,
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,9 @@ class RunOptions:
     """The root-level options of ``train.yaml``."""
 
     mode: str = option("train", "train: fit, then evaluate best.pt on eval.split; eval: evaluate ckpt_path")
-    ckpt_path: str | None = option(None, "the weights mode=eval evaluates (a run's best.pt or last.pt)")
+    ckpt_path: str | None = option(
+        None, "what mode=eval evaluates: a run's best.pt or last.pt, or its directory; its config is the run's"
+    )
     resume: str | None = option(
         None, "a run directory to continue from its last.pt and saved config; value overrides apply to it"
     )
@@ -73,12 +84,20 @@ class DatasetOptions:
     """Dataset arguments several datasets share, checked where a dataset config has them."""
 
     image_size: int = option(64, "side of the (square) images", minimum=1)
-    on_error: Literal["raise", "skip"] = option("raise", "an unreadable sample stops the run or is skipped")
+    on_error: Literal["raise", "skip"] = option(
+        "raise", "a bad sample stops the run, or is skipped (train: the next good one stands in; val/test: left out)"
+    )
+    verify: bool = option(False, "read every file of the splits the run uses before training; list all bad ones")
 
 
 # Sections read by name, so a key their schema does not declare is a typo (Hydra lets it in when
 # added with `+`); other sections are open and checked field by field where their schema says.
-CLOSED_SECTIONS: dict[str, type] = {"trainer": TrainerConfig, "eval": EvalSettings}
+CLOSED_SECTIONS: dict[str, type] = {
+    "trainer": TrainerConfig,
+    "eval": EvalSettings,
+    "early_stopping": EarlyStoppingSettings,
+    "checkpoint": CheckpointSettings,
+}
 OPEN_SECTIONS: dict[str, type] = {"": RunOptions, "trainer.optimizer.": OptimizerOptions, "dataset.": DatasetOptions}
 
 
@@ -144,6 +163,8 @@ def register(store: ConfigStore | None = None) -> None:
     store.store(name="base_train", node=defaults(RunOptions))
     store.store(group="trainer", name="default", node=defaults(TrainerConfig))
     store.store(group="eval", name="default", node=defaults(EvalSettings))
+    store.store(group="early_stopping", name="default", node=defaults(EarlyStoppingSettings))
+    store.store(group="checkpoint", name="default", node=defaults(CheckpointSettings))
 
 
 register()

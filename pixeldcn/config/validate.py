@@ -54,6 +54,9 @@ def validate(cfg: DictConfig) -> None:
         node = OmegaConf.select(cfg, where)
         if node is not None:
             check_arguments(node, where, provided)
+    for name, node in (OmegaConf.select(cfg, "logger") or {}).items():  # logger=[tensorboard,csv]: one node each
+        if node is not None:
+            check_arguments(node, f"logger.{name}", ("run_dir",))
     import_target(cfg.upsampler, "upsampler")
 
 
@@ -85,11 +88,25 @@ def check_arguments(node: DictConfig, where: str, provided: tuple[str, ...] = ()
 
 
 def resolve_config_device(name: str) -> torch.device:
-    """``trainer.device`` as a ``torch.device``; a device that is not here is a :class:`ConfigError`."""
-    try:
-        return resolve_device(name)
-    except RuntimeError as error:
-        raise ConfigError(f"trainer.device={name}: {error}") from None
+    """``trainer.device`` as a ``torch.device``; a device that is not here is a :class:`ConfigError`
+    whose remedy is a ``train.py`` override."""
+    if name != "auto":
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise ConfigError(f"trainer.device={name} is not a device: use cpu, cuda, cuda:1, ... or auto") from None
+        if device.type == "cuda":
+            available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if not available:
+                raise ConfigError(
+                    f"trainer.device={name} requested but CUDA is not available here; use trainer.device=cpu "
+                    "(or trainer.device=auto: cuda where there is one)"
+                )
+            if device.index is not None and device.index >= available:
+                raise ConfigError(
+                    f"trainer.device={name}: this machine has {available} GPU(s); use cuda:0 to cuda:{available - 1}"
+                )
+    return resolve_device(name)
 
 
 def check_image_size(model: nn.Module, image_size: int | None) -> None:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from torch import Tensor
 
-from pixeldcn.data.errors import DatasetFiles, LayoutReport, missing
+from pixeldcn.data.errors import DataError, DatasetFiles, LayoutReport, missing
 from pixeldcn.data.file_dataset import FileDataset
 from pixeldcn.data.transforms import image_tensor
 from pixeldcn.data.validation import read_image
@@ -118,14 +119,15 @@ class CelebA(FileDataset):
         image_size: side of the returned images.
         crop: side in pixels of the central square cut before resizing, or ``"bbox"``.
         image_dir: the picture folder under ``celeba/``.
-        on_error: ``"raise"`` or ``"skip"`` for an unreadable or truncated picture (see
-            :class:`~pixeldcn.data.validation.SkipPolicy`).
+        on_error: ``"raise"`` or ``"skip"`` for a missing, unreadable or truncated picture (see
+            :class:`~pixeldcn.data.file_dataset.FileDataset`: val and test never substitute).
+        verify: read every picture of the split before training (``dataset.verify=true``).
 
     The label is always 0: generation uses no attribute. ``samples`` lists the split's file names.
 
     Raises:
-        DatasetNotFoundError: the image directory or a list file is missing (from the constructor),
-            or a listed picture is missing (when it is read).
+        DatasetNotFoundError: the image directory or a list file is missing (from the constructor).
+        BadSampleError: a listed picture is missing, unreadable or truncated (when it is read).
     """
 
     files = FILES
@@ -140,6 +142,7 @@ class CelebA(FileDataset):
         crop: int | str = 148,
         image_dir: str = DEFAULT_IMAGE_DIR,
         on_error: str = "raise",
+        verify: bool = False,
     ) -> None:
         if image_size < 1:
             raise ValueError(f"image_size must be positive, got {image_size}")
@@ -148,7 +151,7 @@ class CelebA(FileDataset):
         self.image_size = image_size
         self.crop = crop
         self.image_folder = Path(root) / "celeba" / image_dir
-        super().__init__(root, split, on_error)
+        super().__init__(root, split, on_error, verify)
         self.boxes = read_bboxes(self.root / "celeba" / BBOX_FILE) if crop == "bbox" else None
 
     def layout_problems(self) -> list[str]:
@@ -159,26 +162,23 @@ class CelebA(FileDataset):
         return read_partition(partition)[self.split], partition
 
     def read(self, name: str) -> tuple[str, Image.Image]:
-        path = self.image_folder / name
-        if not path.is_file():
-            raise self.files.not_found([missing(path, f"{self.split} image")])
-        return name, read_image(path)
+        return name, read_image(self.image_folder / name)
 
     def crop_box(self, name: str, width: int, height: int) -> tuple[int, int, int, int]:
         """``(left, top, right, bottom)`` of the crop of picture ``name`` of size ``width x height``."""
         if self.boxes is not None:
             if name not in self.boxes:
-                raise ValueError(f"{name} has no bounding box in {self.root / 'celeba' / BBOX_FILE}")
+                raise DataError(f"{name} has no bounding box in {self.root / 'celeba' / BBOX_FILE}")
             return square_around_box(self.boxes[name], width, height)
         if self.crop > min(width, height):
-            raise ValueError(
+            raise DataError(
                 f"crop={self.crop} is larger than {self.image_folder / name} ({width} x {height}); lower dataset.crop"
             )
         # Same rounding as torchvision's CenterCrop.
         left, top = int(round((width - self.crop) / 2.0)), int(round((height - self.crop) / 2.0))
         return left, top, left + self.crop, top + self.crop
 
-    def transform(self, raw: tuple[str, Image.Image]) -> tuple[Tensor, int]:
+    def transform(self, raw: tuple[str, Image.Image], rng: np.random.Generator) -> tuple[Tensor, int]:
         name, face = raw
         face = face.crop(self.crop_box(name, *face.size))
         if face.size != (self.image_size, self.image_size):

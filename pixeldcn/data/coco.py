@@ -12,12 +12,18 @@ background. A pixel covered by two or more instances, of any categories, or by a
 train2017, so masks are converted once into PNGs (one per image, written atomically) and an
 ``index.json`` that records the annotation file it came from; later constructions read only the
 index. Images without annotations are kept, all background.
+
+The annotation file is checked once, before it is converted (:func:`annotation_problems`): missing
+sections, annotations without a usable segmentation or with an unknown image or category id, and
+duplicate ids stop with one line naming the file and the ids. An image whose JSON ``height`` and
+``width`` differ from its picture is a bad sample naming the JSON entry.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +32,9 @@ from PIL import Image
 from pycocotools.coco import COCO
 from tqdm import tqdm
 
-from pixeldcn.data.errors import DatasetFiles, LayoutReport, missing
+from pixeldcn.data.errors import DataError, DatasetFiles, LayoutReport, missing
 from pixeldcn.data.file_dataset import SegmentationFiles
+from pixeldcn.data.validation import BadSampleError, read_image, read_mask
 from pixeldcn.utils.io import atomic_write, atomic_write_text
 
 SPLITS = ("train", "val")
@@ -39,6 +46,14 @@ FIX = "set dataset.root=/path/to/coco (see data/README.md), and dataset.year=201
 # Bump when the mask conversion changes so old caches are rebuilt.
 CACHE_VERSION = 1
 IGNORE_INDEX = 255
+SECTIONS = ("images", "annotations", "categories")
+# Problems named in one error at most; the count says how many there are.
+MAX_NAMED = 5
+REDOWNLOAD = "fix the entries or re-download instances_*.json"
+
+
+class AnnotationError(DataError):
+    """A COCO annotation file that cannot be converted; the message names the file and the ids."""
 
 
 def annotation_path(root: str | os.PathLike[str], split: str, year: int) -> Path:
@@ -75,10 +90,15 @@ def inspect_layout(root: str | os.PathLike[str], year: int = 2017) -> LayoutRepo
         if not annotations.is_file():
             continue
         try:
-            listed = [entry["file_name"] for entry in json.loads(annotations.read_text())["images"]]
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            document = json.loads(annotations.read_text())
+        except (OSError, ValueError) as error:
             report.problems.append(f"unreadable {split} annotation file {annotations}: {error}")
             continue
+        problems = annotation_problems(document)
+        if problems:
+            report.problems.extend(f"{annotations}: {problem}" for problem in problems)
+            continue
+        listed = [entry["file_name"] for entry in document["images"]]
         absent = [image_dir(root, split, year) / name for name in listed]
         absent = [path for path in absent if not path.is_file()]
         report.counts[f"{split} images listed"] = len(listed)
@@ -87,6 +107,98 @@ def inspect_layout(root: str | os.PathLike[str], year: int = 2017) -> LayoutRepo
         report.counts[f"{split} masks cached"] = len(list(cache.glob("*.png"))) if cache.is_dir() else 0
         report.problems.extend(missing(path, f"{split} image") for path in absent)
     return report
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _segmentation_problem(segmentation: Any, height: int, width: int) -> str | None:
+    """Why ``segmentation`` (polygons, RLE or uncompressed RLE) cannot be rasterized, or ``None``."""
+    if isinstance(segmentation, list):
+        if not segmentation:
+            return "an empty segmentation list"
+        for polygon in segmentation:
+            numbers = isinstance(polygon, list) and all(isinstance(v, (int, float)) for v in polygon)
+            if not numbers or len(polygon) < 6 or len(polygon) % 2:
+                return "a polygon that is not a list of at least 3 x, y pairs"
+        return None
+    if isinstance(segmentation, dict):
+        counts, size = segmentation.get("counts"), segmentation.get("size")
+        if size != [height, width]:
+            return f"an RLE of size {size} for an image of height {height} and width {width}"
+        if isinstance(counts, list) and all(_is_int(count) for count in counts):
+            return (
+                None if sum(counts) == height * width else f"RLE counts summing to {sum(counts)}, not {height * width}"
+            )
+        return None if isinstance(counts, str) else "an RLE without string or integer-list counts"
+    return f"a segmentation of type {type(segmentation).__name__} (polygons or RLE expected)"
+
+
+def annotation_problems(document: Any) -> list[str]:
+    """Everything in a COCO instances document that stops its conversion, one line each (empty: none).
+
+    Checks the ``images``, ``annotations`` and ``categories`` lists; every image's ``id``,
+    ``file_name``, ``height`` and ``width``; unique image, category and annotation ids; and that every
+    annotation names a listed image and category and has a segmentation that can be rasterized.
+    """
+    if not isinstance(document, dict):
+        return [f"the file holds a JSON {type(document).__name__}, not a COCO instances object"]
+    absent = [key for key in SECTIONS if not isinstance(document.get(key), list)]
+    if absent:
+        return [f"no {' or '.join(repr(key) for key in absent)} list (COCO instances files have {', '.join(SECTIONS)})"]
+    problems: list[str] = []
+
+    def unique_ids(entries: list[Any], what: str) -> set[Any]:
+        ids = [entry.get("id") if isinstance(entry, dict) else None for entry in entries]
+        bad = sum(not _is_int(entry_id) for entry_id in ids)
+        if bad:
+            problems.append(f"{bad} {what} entries without an integer 'id'")
+        counts = Counter(entry_id for entry_id in ids if _is_int(entry_id))
+        repeated = sorted(entry_id for entry_id, count in counts.items() if count > 1)
+        if repeated:
+            problems.append(f"{what} ids listed twice: {', '.join(map(str, repeated[:MAX_NAMED]))}")
+        return set(counts)
+
+    category_ids = unique_ids(document["categories"], "category")
+    unique_ids(document["images"], "image")
+    unique_ids(document["annotations"], "annotation")
+    sizes = {}
+    for image in document["images"]:
+        if not isinstance(image, dict) or not _is_int(image.get("id")):
+            continue
+        height, width = image.get("height"), image.get("width")
+        if not isinstance(image.get("file_name"), str):
+            problems.append(f"image id {image['id']} has no 'file_name'")
+        if not (_is_int(height) and _is_int(width) and height > 0 and width > 0):
+            problems.append(f"image id {image['id']} has height {height!r} and width {width!r}, not positive integers")
+            continue
+        sizes[image["id"]] = (height, width)
+    for annotation in document["annotations"]:
+        if not isinstance(annotation, dict) or not _is_int(annotation.get("id")):
+            continue
+        name = f"annotation id {annotation['id']}"
+        image_id, category_id = annotation.get("image_id"), annotation.get("category_id")
+        if not _is_int(image_id) or image_id not in sizes:
+            problems.append(f"{name} has image_id {image_id!r}, which no usable image entry has")
+        elif not _is_int(category_id) or category_id not in category_ids:
+            problems.append(f"{name} (image id {image_id}) has category_id {category_id!r}, which 'categories' lacks")
+        elif "segmentation" not in annotation:
+            problems.append(f"{name} (image id {image_id}) has no 'segmentation'")
+        elif problem := _segmentation_problem(annotation["segmentation"], *sizes[image_id]):
+            problems.append(f"{name} (image id {image_id}) has {problem}")
+    return problems
+
+
+def check_annotations(document: Any, annotations: Path) -> None:
+    """Raise :class:`AnnotationError` naming ``annotations`` and its first problems, if it has any."""
+    problems = annotation_problems(document)
+    if problems:
+        shown = "; ".join(problems[:MAX_NAMED])
+        more = f" (and {len(problems) - MAX_NAMED} more)" if len(problems) > MAX_NAMED else ""
+        raise AnnotationError(
+            f"COCO annotation file {annotations}: {len(problems)} problem(s): {shown}{more}; {REDOWNLOAD}"
+        )
 
 
 def category_classes(coco: COCO) -> dict[int, int]:
@@ -139,14 +251,22 @@ def load_mask_cache(annotations: Path, cache_dir: Path) -> dict[str, Any] | None
 
 
 def read_annotations(annotations: Path) -> COCO:
-    """The COCO index of ``annotations``; a file that is not COCO instances JSON raises ``ValueError``."""
+    """The COCO index of ``annotations``, checked by :func:`annotation_problems` first.
+
+    Raises:
+        AnnotationError: the file is not JSON, or not COCO instances JSON that can be converted.
+    """
     try:
-        return COCO(str(annotations))
-    except (ValueError, KeyError, TypeError, AssertionError) as error:
-        problem = f"{type(error).__name__}: {error}"
-        raise ValueError(
-            f"malformed COCO annotation file {annotations} ({problem}); re-download instances_*.json"
+        document = json.loads(annotations.read_text())
+    except ValueError as error:
+        raise AnnotationError(
+            f"malformed COCO annotation file {annotations} (not JSON: {error}); re-download instances_*.json"
         ) from None
+    check_annotations(document, annotations)
+    coco = COCO()
+    coco.dataset = document
+    coco.createIndex()
+    return coco
 
 
 def build_mask_cache(annotations: Path, cache_dir: Path) -> dict[str, Any]:
@@ -191,7 +311,8 @@ class COCOSegmentation(SegmentationFiles):
             ``<split><year>`` folder is made inside it.
         normalization: ``"unit"`` or ``"authors"`` (see :mod:`pixeldcn.data.normalization`).
         on_error: ``"raise"`` or ``"skip"`` for an unreadable image or a bad mask (see
-            :class:`~pixeldcn.data.validation.SkipPolicy`).
+            :class:`~pixeldcn.data.file_dataset.FileDataset`: val never substitutes).
+        verify: read every file of the split before training (``dataset.verify=true``).
 
     The first construction for a split converts all its masks (with a progress bar); later ones
     reuse them. Items are ``image`` (float32 ``3 x S x S``, in [0, 1] with ``normalization="unit"``)
@@ -214,11 +335,12 @@ class COCOSegmentation(SegmentationFiles):
         cache_dir: str | os.PathLike[str] | None = None,
         normalization: str = "unit",
         on_error: str = "raise",
+        verify: bool = False,
     ) -> None:
         self.year = year
         self.cache_dir = cache_dir
         source_options = {"year": year, "cache_dir": cache_dir}
-        super().__init__(root, split, image_size, augment, scale_range, normalization, on_error, source_options)
+        super().__init__(root, split, image_size, augment, scale_range, normalization, on_error, source_options, verify)
 
     @property
     def title(self) -> str:
@@ -240,3 +362,19 @@ class COCOSegmentation(SegmentationFiles):
     def pair_paths(self, sample: tuple[int, str]) -> tuple[Path, Path]:
         image_id, file_name = sample
         return self.image_dir / file_name, self.mask_dir / f"{image_id}.png"
+
+    def sample_name(self, sample: tuple[int, str]) -> str:
+        return f"image id {sample[0]} ({sample[1]})"
+
+    def read(self, sample: tuple[int, str]) -> tuple[Image.Image, Image.Image]:
+        """The checked pair; the cached mask has the JSON's height and width, so a picture of another
+        size means a wrong JSON entry, and the error names that entry rather than the cached mask."""
+        image_path, mask_path = self.pair_paths(sample)
+        image = read_image(image_path)
+        mask = read_mask(mask_path, None, self.num_classes, self.ignore_index)
+        if mask.size != image.size:
+            raise BadSampleError(
+                f"{self.source}: image id {sample[0]} has height {mask.size[1]} and width {mask.size[0]}, but "
+                f"{image_path} is {image.size[1]} high and {image.size[0]} wide; correct the entry or the picture"
+            )
+        return image, mask

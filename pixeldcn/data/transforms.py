@@ -1,9 +1,9 @@
 """Joint image + mask transforms shared by the segmentation datasets.
 
 Images are resized bilinearly, masks always with nearest neighbour so class ids are never blended.
-Random choices come from an explicit ``numpy.random.Generator``: the procedural datasets derive it
-from ``(seed, index)`` so a sample does not depend on the worker that draws it, and the file-based
-datasets take one from :func:`worker_rng`.
+Random choices come from an explicit ``numpy.random.Generator``, which the datasets derive from
+``(seed, index)`` (the procedural ones) or ``(seed, epoch, index)`` (those read from files), so a
+sample never depends on the process or worker that draws it.
 """
 
 from __future__ import annotations
@@ -71,15 +71,6 @@ def image_tensor(picture: Image.Image | np.ndarray) -> Tensor:
 def to_tensors(image: Image.Image, mask: Image.Image) -> tuple[Tensor, Tensor]:
     """Convert to the dataset contract: float32 ``3 x H x W`` in [0, 1] and int64 ``H x W`` class ids."""
     return image_tensor(image.convert("RGB")), torch.from_numpy(np.array(mask, dtype=np.int64))
-
-
-def worker_rng() -> np.random.Generator:
-    """A numpy generator seeded from torch's global generator.
-
-    DataLoader seeds torch differently in every worker and ``torch.manual_seed`` fixes it in the
-    main process, so augmentations are reproducible without repeating across workers.
-    """
-    return np.random.default_rng(int(torch.randint(0, 2**63 - 1, ())))
 
 
 class SegmentationTransform:

@@ -97,7 +97,8 @@ class VOCSegmentation(SegmentationFiles):
         normalization: ``"unit"`` or ``"authors"`` (see :mod:`pixeldcn.data.normalization`).
         on_error: what an unreadable image or mask, a size mismatch or out-of-range mask values do:
             ``"raise"`` stops with the file's name, ``"skip"`` warns and uses the next good sample
-            (see :class:`~pixeldcn.data.validation.SkipPolicy`).
+            (see :class:`~pixeldcn.data.file_dataset.FileDataset`: val never substitutes).
+        verify: read every file of the split before training (``dataset.verify=true``).
 
     Items are ``image`` (float32 ``3 x S x S``, in [0, 1] with ``normalization="unit"``) and ``mask``
     (int64 ``S x S``; class ids 0 .. 20, 255 = ignore). ``samples`` lists the split's image ids. An
@@ -118,12 +119,11 @@ class VOCSegmentation(SegmentationFiles):
         scale_range: tuple[float, float] | None = None,
         normalization: str = "unit",
         on_error: str = "raise",
+        verify: bool = False,
     ) -> None:
         self.sbd = sbd
         self.class_names = list(CLASS_NAMES)
-        super().__init__(
-            root, split, image_size, augment, scale_range, normalization, on_error, source_options={"sbd": sbd}
-        )
+        super().__init__(root, split, image_size, augment, scale_range, normalization, on_error, {"sbd": sbd}, verify)
 
     def layout_problems(self) -> list[str]:
         return check_layout(self.root, (self.split,), self.sbd)

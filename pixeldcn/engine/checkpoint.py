@@ -8,25 +8,33 @@ A checkpoint is a flat dict holding everything a run needs to continue exactly w
 - the entries of :class:`TrainingState`: ``epoch`` (epochs finished), ``batches_in_epoch``
   (batches of epoch ``epoch + 1`` already trained; non-zero when ``trainer.max_steps`` or a signal
   stopped a run inside an epoch), ``step`` (optimizer steps taken), ``best``
-  (``{"metric", "mode", "value", "epoch"}`` of the best validation so far), ``history`` (one entry
-  per validated epoch, as in ``metrics.json``), ``log_sums`` and ``log_counts`` (sum and count of
-  each training log over the batches of epoch ``epoch + 1`` trained so far, so a resumed epoch
-  reports its full mean) and ``train_timing`` (``epoch_s``, ``iteration_s`` and ``images`` for
-  ``timing.json``);
+  (``{"metric", "mode", "value", "epoch", "step"}`` of the best validation so far), ``history`` (one
+  entry per validated epoch, as in ``metrics.json``), ``log_sums`` and ``log_counts`` (sum and count
+  of each training log over the batches of epoch ``epoch + 1`` trained so far, so a resumed epoch
+  reports its full mean), ``skipped_steps`` (its steps skipped for a non-finite loss) and
+  ``train_timing`` (``epoch_s``, ``iteration_s`` and ``images`` for ``timing.json``);
+- ``model_kwargs``: what the model took from the data (e.g. ``num_classes``);
 - ``rng``: the global generators (:func:`pixeldcn.engine.seed.get_rng_state`);
 - ``config``: the run's resolved configuration, ``choices``: its Hydra group choices;
 - ``format``: :data:`CHECKPOINT_FORMAT`.
 
 Everything is a tensor or a plain Python value, so files load with ``torch.load(weights_only=True)``.
 
+A weights-only checkpoint (:func:`weights_checkpoint`, ``checkpoint.weights_only=true``) keeps
+``model``, the counters, ``best`` and the metadata: enough to evaluate and predict, not to resume.
+With ``checkpoint.save_top_k=k > 1`` the ``k`` best validations are also kept under ``topk/``.
+
 Writing is atomic, and the file a save replaces is kept as ``<name>.prev`` (a hard link, so no
-copy): if ``last.pt`` is later damaged on disk, :func:`load_checkpoint` says so and names the
-previous good one.
+copy; ``checkpoint.keep_previous=false``: not kept): if ``last.pt`` is later damaged on disk,
+:func:`load_checkpoint` says so and names the previous good one.
 """
 
 from __future__ import annotations
 
+import errno
+import math
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +46,7 @@ from torch import nn
 
 from pixeldcn.engine.seed import get_rng_state, set_rng_state
 from pixeldcn.engine.timing import TrainTiming
+from pixeldcn.utils.commands import shell_command
 from pixeldcn.utils.io import atomic_torch_save
 
 CHECKPOINT_FORMAT = 1
@@ -47,7 +56,37 @@ PREVIOUS_SUFFIX = ".prev"
 
 
 class CheckpointError(ValueError):
-    """A file is not a readable pixeldcn checkpoint."""
+    """A file is not a readable pixeldcn checkpoint, or holds weights of another network."""
+
+
+class CheckpointSpaceError(OSError):
+    """The disk filled while a checkpoint was written; the file it would have replaced is intact."""
+
+
+def checkpoint_record(checkpoint: Mapping[str, Any]) -> dict[str, int]:
+    """``{"epoch", "step"}`` of the validation a training checkpoint was saved after, as ``metrics.json``
+    numbers epochs: epoch ``e`` is the ``e``-th, also when it was cut short (``batches_in_epoch > 0``)."""
+    partial = 1 if checkpoint.get("batches_in_epoch") else 0
+    return {"epoch": int(checkpoint["epoch"]) + partial, "step": int(checkpoint.get("step", 0))}
+
+
+def load_weights(model: nn.Module, checkpoint: Mapping[str, Any], path: str | os.PathLike[str], remedy: str) -> None:
+    """``model.load_state_dict(checkpoint["model"])``, after checking that names and shapes agree.
+
+    A checkpoint of another network (width, up-sampler, class count) is a one-line
+    :class:`CheckpointError` naming the first differing tensors and ``remedy``, not PyTorch's
+    list of every mismatch.
+    """
+    saved, own = checkpoint["model"], model.state_dict()
+    missing = [key for key in own if key not in saved]
+    unexpected = [key for key in saved if key not in own]
+    reshaped = [key for key in own if key in saved and tuple(own[key].shape) != tuple(saved[key].shape)]
+    if missing or unexpected or reshaped:
+        shown = [f"{key} is {list(saved[key].shape)} there but {list(own[key].shape)} here" for key in reshaped[:2]]
+        shown += [f"{len(missing)} tensors missing (e.g. {missing[0]})"] if missing else []
+        shown += [f"{len(unexpected)} unexpected (e.g. {unexpected[0]})"] if unexpected else []
+        raise CheckpointError(f"{path} holds the weights of another network ({'; '.join(shown)}); {remedy}")
+    model.load_state_dict(saved)
 
 
 @dataclass
@@ -63,6 +102,8 @@ class TrainingState:
     # Sum and count of every training log over the batches of the epoch in progress.
     log_sums: dict[str, float] = field(default_factory=dict)
     log_counts: dict[str, int] = field(default_factory=dict)
+    # Steps of the epoch in progress whose update was skipped for a non-finite loss.
+    skipped_steps: int = 0
 
     def to_checkpoint(self) -> dict[str, Any]:
         """This state as checkpoint entries (see the module doc)."""
@@ -74,6 +115,7 @@ class TrainingState:
             "history": self.history,
             "log_sums": self.log_sums,
             "log_counts": self.log_counts,
+            "skipped_steps": self.skipped_steps,
             "train_timing": {
                 "epoch_s": self.timing.epoch_s,
                 "iteration_s": self.timing.iteration_s,
@@ -93,6 +135,7 @@ class TrainingState:
             history=checkpoint["history"],
             log_sums=checkpoint.get("log_sums", {}),
             log_counts=checkpoint.get("log_counts", {}),
+            skipped_steps=checkpoint.get("skipped_steps", 0),
         )
 
 
@@ -125,7 +168,7 @@ def restore_training(
     timing_warmup: int,
 ) -> TrainingState:
     """Load what :func:`training_checkpoint` saved into the objects, the global generators included."""
-    model.load_state_dict(checkpoint["model"])
+    load_weights(model, checkpoint, LAST_CHECKPOINT, "resume continues the network of its run: start a new run")
     optimizer.load_state_dict(checkpoint["optimizer"])
     if scheduler is not None and checkpoint["scheduler"] is not None:
         scheduler.load_state_dict(checkpoint["scheduler"])
@@ -135,22 +178,93 @@ def restore_training(
     return TrainingState.from_checkpoint(checkpoint, timing_warmup)
 
 
+TOP_K_DIR = "topk"
+
+
+def weights_checkpoint(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """``checkpoint`` without the optimizer, scheduler, scaler, generators and history: weights and metadata."""
+    dropped = ("optimizer", "scheduler", "grad_scaler", "rng", "history", "log_sums", "log_counts", "train_timing")
+    return {key: value for key, value in checkpoint.items() if key not in dropped}
+
+
+def top_k_path(run_dir: str | os.PathLike[str], entry: Mapping[str, Any]) -> Path:
+    """Where the top-k checkpoint of validation ``entry`` (a history entry) is kept."""
+    return Path(run_dir) / TOP_K_DIR / f"epoch_{entry['epoch']:03d}_step_{entry['step']:07d}.pt"
+
+
+def top_k_checkpoints(
+    run_dir: str | os.PathLike[str],
+    history: list[dict[str, Any]],
+    best: Mapping[str, Any],
+    k: int,
+    checkpoint: dict[str, Any],
+) -> list[Path]:
+    """Keep ``topk/`` holding the ``k`` best validations of ``history`` by ``best``'s metric and mode.
+
+    ``checkpoint`` is the latest validation's (``history[-1]``): written when it ranks among the
+    ``k`` best; files of validations that fell out are removed. Returns the kept paths, best first.
+    Ranked from the history alone, so a resumed run keeps the same files.
+    """
+    metric, mode = best["metric"], best["mode"]
+
+    def rank(entry: Mapping[str, Any]) -> tuple[bool, float]:
+        value = entry["val"].get(metric)
+        missing = value is None or math.isnan(value)
+        return missing, 0.0 if missing else (-value if mode == "max" else value)
+
+    ranked = sorted(history, key=rank)[:k]  # stable: of equal values, the earlier validation wins
+    kept = [top_k_path(run_dir, entry) for entry in ranked]
+    if any(entry is history[-1] for entry in ranked):
+        save_checkpoint(top_k_path(run_dir, history[-1]), checkpoint, keep_previous=False)
+    for stale in set((Path(run_dir) / TOP_K_DIR).glob("*.pt")) - set(kept):
+        stale.unlink()
+    return kept
+
+
 def previous_path(path: str | os.PathLike[str]) -> Path:
     """Where :func:`save_checkpoint` keeps the file it replaced: ``<path>.prev``."""
     path = Path(path)
     return path.with_name(path.name + PREVIOUS_SUFFIX)
 
 
-def save_checkpoint(path: str | os.PathLike[str], checkpoint: dict[str, Any]) -> Path:
+def save_checkpoint(path: str | os.PathLike[str], checkpoint: dict[str, Any], *, keep_previous: bool = True) -> Path:
     """Write ``checkpoint`` to ``path`` atomically: readers see the old file or the new one, never half.
 
-    An existing file at ``path`` becomes :func:`previous_path` first; both names point to a complete
-    checkpoint at every moment.
+    With ``keep_previous`` an existing file at ``path`` becomes :func:`previous_path` first; both
+    names point to a complete checkpoint at every moment. A full disk is a :class:`CheckpointSpaceError`
+    that says which file, that the one before is intact, and how much space a checkpoint needs.
     """
     path = Path(path)
-    if path.is_file():
+    if keep_previous and path.is_file():
         _keep_previous(path)
-    return atomic_torch_save({**checkpoint, "format": CHECKPOINT_FORMAT}, path)
+    try:
+        return atomic_torch_save({**checkpoint, "format": CHECKPOINT_FORMAT}, path)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        kept = f"{path} still holds the previous checkpoint, intact" if path.is_file() else "nothing was written"
+        free = shutil.disk_usage(path.parent).free
+        raise CheckpointSpaceError(
+            error.errno,
+            f"no space left on the device while writing {path}: {kept}; a checkpoint needs about "
+            f"{_megabytes(checkpoint_nbytes(checkpoint))} and {_megabytes(free)} are free in {path.parent}: "
+            "free some space, then continue the run with resume=<its run directory>",
+        ) from None
+
+
+def checkpoint_nbytes(value: Any) -> int:
+    """The bytes of the tensors in ``value`` (nested dicts and lists): about a checkpoint's file size."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, Mapping):
+        return sum(checkpoint_nbytes(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(checkpoint_nbytes(item) for item in value)
+    return 0
+
+
+def _megabytes(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB"
 
 
 def _keep_previous(path: Path) -> None:
@@ -175,7 +289,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path.resolve()}; pass the last.pt or best.pt of a run")
+        raise FileNotFoundError(f"checkpoint not found: {path.resolve()}{missing_hint(path)}")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
@@ -190,8 +304,17 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     return checkpoint
 
 
-def _previous_hint(path: Path) -> str:
+def missing_hint(path: str | os.PathLike[str]) -> str:
+    """What to do about a checkpoint that is not there: restore its ``.prev``, or pass another one."""
     previous = previous_path(path)
     if previous.is_file():
         return f"; the checkpoint it replaced is kept: `mv {previous} {path}` to go on from there"
+    return "; pass the last.pt or best.pt of a run"
+
+
+def _previous_hint(path: Path) -> str:
+    previous = previous_path(path)
+    if previous.is_file():
+        command = shell_command("mv", str(previous), str(path))
+        return f"; the checkpoint it replaced is kept: `{command}` to go on from there"
     return "; pass another checkpoint, or start the run again"

@@ -54,6 +54,11 @@ def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
+def launched_as_main_process() -> bool:
+    """Whether this process will be rank 0 (torchrun's ``RANK``), also before :func:`setup` joins the group."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def rank() -> int:
     """This process's rank (0 outside a process group)."""
     return dist.get_rank() if is_distributed() else 0

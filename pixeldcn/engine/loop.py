@@ -25,6 +25,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from tqdm import tqdm
 
+from pixeldcn.data.file_dataset import set_dataset_epoch
+from pixeldcn.data.validation import skipped_count
 from pixeldcn.engine import distributed
 from pixeldcn.engine.batches import accumulation_groups, batch_length, to_device
 from pixeldcn.engine.callbacks import Callback
@@ -32,18 +34,23 @@ from pixeldcn.engine.checkpoint import (
     BEST_CHECKPOINT,
     LAST_CHECKPOINT,
     TrainingState,
+    checkpoint_record,
     load_checkpoint,
     restore_training,
     save_checkpoint,
+    top_k_checkpoints,
     training_checkpoint,
+    weights_checkpoint,
 )
+from pixeldcn.engine.early_stopping import UnknownMetricError, resolve_monitor, validations_without_improvement
 from pixeldcn.engine.optimizers import OptimizerSet, steps_itself
 from pixeldcn.engine.outputs import scalars, write_metrics
 from pixeldcn.engine.precision import Precision
-from pixeldcn.engine.settings import EvalSettings, TrainerSettings
+from pixeldcn.engine.settings import CheckpointSettings, EarlyStoppingSettings, EvalSettings, TrainerSettings
 from pixeldcn.engine.signals import Interrupted, stop_requested
 from pixeldcn.engine.timing import PredictTiming, TrainTiming
 from pixeldcn.tasks.base import Task
+from pixeldcn.utils.commands import override, train_command
 from pixeldcn.utils.timing import Stopwatch
 
 log = logging.getLogger(__name__)
@@ -51,9 +58,26 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def progress(iterable: Iterable[T], *, total: int, desc: str, enabled: bool) -> Iterator[T]:
-    """A tqdm bar over ``iterable`` that disappears when done (``enabled=False``: no bar)."""
-    return iter(tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, disable=not enabled))
+def progress(iterable: Iterable[T], *, total: int, desc: str, enabled: bool) -> tqdm:
+    """A tqdm bar over ``iterable`` that disappears when done; none when ``enabled=False`` or when stderr
+    is not a terminal (tqdm's ``disable=None``: no carriage returns in redirected logs such as SLURM's)."""
+    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, disable=None if enabled else True)
+
+
+def batches_per_epoch(num_samples: int, settings: TrainerSettings, processes: int = 1) -> int:
+    """Training batches per epoch and process: full batches only, at most ``limit_train_batches``.
+
+    Raises ``ValueError`` when the split cannot fill one batch per process.
+    """
+    batches = num_samples // processes // settings.batch_size
+    if batches == 0:
+        raise ValueError(
+            f"the training split has {num_samples} images, fewer than trainer.batch_size={settings.batch_size} "
+            f"for each of {processes} process(es); lower trainer.batch_size to at most {num_samples // processes}"
+        )
+    if settings.limit_train_batches is not None:
+        batches = min(batches, settings.limit_train_batches)
+    return batches
 
 
 class EpochSampler(Sampler[int]):
@@ -124,11 +148,16 @@ class FitResult:
         history: one entry per validated epoch (as in ``metrics.json``).
         best: ``{"metric", "mode", "value", "epoch"}`` of ``best.pt``.
         timing: training time of the whole run, resumed parts included.
+        best_weights: the best validation's model state when no ``best.pt`` was written
+            (``checkpoint.save_top_k=0``), else ``None``.
+        stopped_early: whether early stopping ended the run.
     """
 
     history: list[dict[str, Any]]
     best: dict[str, Any]
     timing: TrainTiming
+    best_weights: dict[str, torch.Tensor] | None = None
+    stopped_early: bool = False
 
 
 class Trainer:
@@ -143,13 +172,16 @@ class Trainer:
         run_info: what is being run (dataset, model, ...), copied into ``metrics.json``.
         checkpoint_metadata: extra entries for every checkpoint (the config and group choices).
         callbacks: told about training logs, epochs and validations (TensorBoard, warnings).
+        early_stopping: when to stop before ``max_epochs`` (default: never).
+        checkpointing: which checkpoint files to keep (default: ``best.pt``, ``last.pt`` and their ``.prev``).
 
     ``max_steps`` stops even inside an epoch (that partial epoch is validated and checkpointed);
     ``accumulate_grad_batches`` steps the optimizer once every that many batches on the mean of
     their gradients (and at the end of each epoch), while ``max_steps``, ``limit_train_batches`` and
     logging count batches. A NaN or infinite loss either stops the run with
     :class:`NonFiniteLossError` (``last.pt`` stays the last good epoch's) or skips that step's
-    update with a warning (``on_nonfinite_loss``).
+    update with a warning (``on_nonfinite_loss``); each epoch's skipped steps are logged and kept in
+    its ``history`` entry (``skipped_steps``), and more than half of an epoch skipped stops the run.
 
     Launched by ``torchrun``, every process trains through DDP on its shard of each epoch
     (``batch_size`` is per process), evaluation is split between the processes and summed, and
@@ -174,6 +206,8 @@ class Trainer:
         run_info: Mapping[str, Any] | None = None,
         checkpoint_metadata: Mapping[str, Any] | None = None,
         callbacks: Sequence[Callback] = (),
+        early_stopping: EarlyStoppingSettings | None = None,
+        checkpointing: CheckpointSettings | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
         self.settings = settings or TrainerSettings()
@@ -183,6 +217,9 @@ class Trainer:
         self.run_info = dict(run_info or {})
         self.checkpoint_metadata = dict(checkpoint_metadata or {})
         self.callbacks = list(callbacks)
+        self.early_stopping = early_stopping or EarlyStoppingSettings()
+        self.checkpointing = checkpointing or CheckpointSettings()
+        self._best_weights: dict[str, torch.Tensor] | None = None
         self.precision = Precision(device, self.settings.precision, self.settings.channels_last, self.settings.compile)
         self.eval_batch_size = self.eval_settings.batch_size or self.settings.batch_size
         self.progress_bar = self.settings.progress_bar and distributed.is_main_process()
@@ -392,18 +429,11 @@ class Trainer:
         """
         settings = self.settings
         processes = distributed.world_size()
-        batches_per_epoch = len(train_set) // processes // settings.batch_size
-        if batches_per_epoch == 0:
-            raise ValueError(
-                f"the training split has {len(train_set)} images, fewer than trainer.batch_size={settings.batch_size} "
-                f"for each of {processes} process(es); lower trainer.batch_size"
-            )
-        if settings.limit_train_batches is not None:
-            batches_per_epoch = min(batches_per_epoch, settings.limit_train_batches)
+        epoch_batches = batches_per_epoch(len(train_set), settings, processes)
 
         self.precision.prepare_model(model.to(self.device))
         state = TrainingState(
-            best={"metric": task.monitor, "mode": task.monitor_mode, "value": None, "epoch": None},
+            best={"metric": task.monitor, "mode": task.monitor_mode, "value": None, "epoch": None, "step": None},
             timing=TrainTiming(epoch_s=[], iteration_s=[], images=0, warmup=settings.timing_warmup_iters),
         )
         if resume_from is not None:
@@ -412,41 +442,71 @@ class Trainer:
                 checkpoint, model, optimizer, scheduler, self.precision.scaler, settings.timing_warmup_iters
             )
             log.info("resumed from %s after epoch %d, step %d", resume_from, state.epoch, state.step)
+            state.best = self._best_on_disk(state.best)
+        # Evaluating a checkpoint compares what its model took from the data (the class count).
+        self.checkpoint_metadata["model_kwargs"] = dict(task.model_kwargs)
         # Wrapped after restoring, which loads into the plain model; training steps go through
         # the wrapper, evaluation and checkpoints use the plain model (the same parameters).
         train_model = self.training_model(model, task)
         sampler = EpochSampler(len(train_set), self.seed, processes, distributed.rank())
         vis_batch = self.first_eval_batch(val_set)
+        stop_monitor = resolve_monitor(self.early_stopping.monitor, self.early_stopping.mode, task)
+        self._best_weights = None
         for callback in self.callbacks:
             callback.on_fit_start()
         try:
-            while state.epoch < settings.max_epochs and not self._steps_exhausted(state.step):
+            while (
+                state.epoch < settings.max_epochs
+                and not self._steps_exhausted(state.step)
+                and not self._stops_early(state.history, *stop_monitor)
+            ):
                 epoch = state.epoch
                 train_logs, train_s = self._train_epoch(
-                    train_model, task, optimizer, scheduler, train_set, sampler, state, batches_per_epoch
+                    train_model, task, optimizer, scheduler, train_set, sampler, state, epoch_batches
                 )
                 train_logs = distributed.mean_over_ranks(train_logs)
-                complete = state.batches_in_epoch >= batches_per_epoch
+                complete = state.batches_in_epoch >= epoch_batches
+                skipped = state.skipped_steps
+                if skipped:
+                    log.warning(
+                        "epoch %d: %d of %d steps skipped for a non-finite loss (on_nonfinite_loss=skip)",
+                        epoch + 1,
+                        skipped,
+                        state.batches_in_epoch,
+                    )
                 if complete:
                     state.epoch += 1
                     state.batches_in_epoch = 0
                     state.log_sums, state.log_counts = {}, {}
+                    state.skipped_steps = 0
                     if scheduler is not None and settings.scheduler_interval == "epoch":
                         scheduler.step()
 
                 result = self.evaluate(model, task, val_set)
+                if self.early_stopping.patience is not None and stop_monitor[0] not in result.summary:
+                    raise UnknownMetricError(
+                        f"early_stopping.monitor={stop_monitor[0]} is not a validation metric of "
+                        f"{type(task).__name__}; choose one of {', '.join(scalars(result.summary))}"
+                    )
                 improved = is_improvement(result.summary[task.monitor], state.best["value"], task.monitor_mode)
                 if improved:
-                    state.best = {**state.best, "value": result.summary[task.monitor], "epoch": epoch + 1}
+                    state.best = {
+                        **state.best,
+                        "value": result.summary[task.monitor],
+                        "epoch": epoch + 1,
+                        "step": state.step,
+                    }
                 state.history.append(
                     {
                         "epoch": epoch + 1,
                         "complete": complete,
                         "step": state.step,
+                        "skipped_steps": skipped,
                         "train": train_logs,
                         "val": result.summary,
                         "lr": self._learning_rates(optimizer),
                         "time_s": {"train": train_s, "val": result.timing.total_s},
+                        "skipped_samples": {"train": skipped_count(train_set), "val": skipped_count(val_set)},
                     }
                 )
                 for callback in self.callbacks:
@@ -465,7 +525,23 @@ class Trainer:
         finally:
             for callback in self.callbacks:
                 callback.close()
-        return FitResult(history=state.history, best=state.best, timing=state.timing)
+        stopped_early = self._stops_early(state.history, *stop_monitor)
+        if stopped_early:
+            log.info(
+                "early stopping: val %s has not improved by more than %g for %d validations",
+                stop_monitor[0],
+                self.early_stopping.min_delta,
+                self.early_stopping.patience,
+            )
+        return FitResult(state.history, state.best, state.timing, self._best_weights, stopped_early)
+
+    def _stops_early(self, history: list[dict[str, Any]], monitor: str, mode: Literal["max", "min"]) -> bool:
+        """Whether the validations in ``history`` call for early stopping (a pure function of it, so resumes agree)."""
+        patience = self.early_stopping.patience
+        if patience is None:
+            return False
+        values = [entry["val"][monitor] for entry in history]
+        return validations_without_improvement(values, mode, self.early_stopping.min_delta) >= patience
 
     def _train_epoch(
         self,
@@ -481,6 +557,7 @@ class Trainer:
         """Train the rest of epoch ``state.epoch`` (up to ``max_steps``); return mean logs and seconds."""
         settings = self.settings
         sampler.set_epoch(state.epoch, skip=state.batches_in_epoch * settings.batch_size)
+        set_dataset_epoch(train_set, state.epoch, self.seed)  # augmentation by (seed, epoch, index)
         loader = DataLoader(
             train_set,
             batch_size=settings.batch_size,
@@ -493,6 +570,8 @@ class Trainer:
         num_batches = batches_per_epoch - state.batches_in_epoch
         if settings.max_steps is not None:
             num_batches = min(num_batches, settings.max_steps - state.step)
+        if settings.val_every_n_steps is not None:  # stop at the next validation step; fit goes on after it
+            num_batches = min(num_batches, settings.val_every_n_steps - state.step % settings.val_every_n_steps)
         model.train()
         optimizer.zero_grad(set_to_none=True)  # accumulation groups start empty
         # Per key: a step skipped for a non-finite loss logs nothing.
@@ -501,7 +580,7 @@ class Trainer:
             batches = progress(
                 itertools.islice(loader, num_batches),
                 total=num_batches,
-                desc=f"epoch {state.epoch + 1}",
+                desc=f"epoch {state.epoch + 1}/{settings.max_epochs}",
                 enabled=self.progress_bar,
             )
             groups = accumulation_groups(num_batches, settings.accumulate_grad_batches)
@@ -514,11 +593,16 @@ class Trainer:
                     )  # fmt: skip
                 state.step += 1
                 state.batches_in_epoch += 1
+                if not logs:
+                    state.skipped_steps += 1
+                    self._stop_if_mostly_skipped(state, batches_per_epoch)
                 state.timing.iteration_s.append(watch.seconds)
                 state.timing.images += batch_length(batch)
                 for key, value in logs.items():
                     sums[key] = sums.get(key, 0.0) + value
                     counts[key] = counts.get(key, 0) + 1
+                if "loss" in counts:
+                    batches.set_postfix(loss=f"{sums['loss'] / counts['loss']:.4f}", refresh=False)
                 if state.step % settings.log_every_n_steps == 0:
                     for callback in self.callbacks:
                         callback.on_train_log(state.step, logs, self._learning_rates(optimizer))
@@ -533,23 +617,28 @@ class Trainer:
     def _save(
         self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, state: TrainingState, improved: bool
     ) -> None:
-        """Write the checkpoints and ``metrics.json`` of the epoch just validated (rank 0 only)."""
+        """Write the checkpoints ``checkpoint.*`` asks for and ``metrics.json`` of the validation just done
+        (rank 0 only). Without ``best.pt`` (``save_top_k=0``) the best weights are kept in memory."""
+        policy = self.checkpointing
+        plain_model = distributed.unwrap_model(model)
+        if improved and policy.save_top_k == 0:
+            self._best_weights = {key: value.detach().clone() for key, value in plain_model.state_dict().items()}
         if not distributed.is_main_process():
             distributed.barrier()  # the other ranks read best.pt once rank 0 has written it
             return
         checkpoint = training_checkpoint(
-            distributed.unwrap_model(model),
-            optimizer,
-            scheduler,
-            self.precision.scaler,
-            state,
-            self.checkpoint_metadata,
+            plain_model, optimizer, scheduler, self.precision.scaler, state, self.checkpoint_metadata
         )
+        weights = weights_checkpoint(checkpoint) if policy.weights_only else checkpoint
+        keep = policy.keep_previous
         # last.pt is what a resumed run trusts, so it is written last: a run killed in between
         # resumes from the previous epoch and never misses a best.pt it recorded.
-        if improved:
-            save_checkpoint(self.run_dir / BEST_CHECKPOINT, checkpoint)
-        save_checkpoint(self.run_dir / LAST_CHECKPOINT, checkpoint)
+        if improved and policy.save_top_k > 0:
+            save_checkpoint(self.run_dir / BEST_CHECKPOINT, weights, keep_previous=keep)
+        if policy.save_top_k > 1 and state.history:
+            top_k_checkpoints(self.run_dir, state.history, state.best, policy.save_top_k, weights)
+        if policy.save_last:
+            save_checkpoint(self.run_dir / LAST_CHECKPOINT, checkpoint, keep_previous=keep)
         write_metrics(self.run_dir, run=self.run_info, history=state.history, best=state.best, final=None)
         distributed.barrier()
 
@@ -567,10 +656,46 @@ class Trainer:
             return
         if not saved:
             self._save(model, optimizer, scheduler, state, improved=False)
-        raise Interrupted(
-            signum,
-            f"stopped by signal {signum} at epoch {state.epoch + 1}, step {state.step}; "
-            f"{self.run_dir / LAST_CHECKPOINT} is saved: continue with `python train.py resume={self.run_dir}`",
+        if self.checkpointing.save_last:
+            resume = train_command(override("resume", self.run_dir))
+            saved = f"{self.run_dir / LAST_CHECKPOINT} is saved: continue with `{resume}`"
+        else:
+            saved = "no last.pt is kept (checkpoint.save_last=false), so it cannot be resumed"
+        raise Interrupted(signum, f"stopped by signal {signum} at epoch {state.epoch + 1}, step {state.step}; {saved}")
+
+    def _best_on_disk(self, best: dict[str, Any]) -> dict[str, Any]:
+        """The record of the weights ``best.pt`` holds, which a resumed run continues from.
+
+        It is ``best`` (what ``last.pt`` recorded) unless ``best.pt`` was replaced since, e.g. by
+        its ``.prev`` after damage: then ``best.pt``'s own epoch, step and value, so that
+        ``metrics.json`` and the final evaluation describe the weights that are there. A damaged
+        ``best.pt`` stops the resume before any training (naming its ``.prev``).
+        """
+        path = self.run_dir / BEST_CHECKPOINT
+        if not path.is_file():
+            if best["epoch"] is not None:
+                log.warning("%s is missing: the best epoch is chosen again among the epochs trained from here", path)
+            return {**best, "value": None, "epoch": None, "step": None}
+        saved = load_checkpoint(path)
+        own = {**saved["best"], **checkpoint_record(saved)}
+        if (own["epoch"], own["step"]) != (best["epoch"], best.get("step", own["step"])):
+            log.warning(
+                "%s holds the weights of epoch %d (step %d), not those of epoch %s that %s recorded: "
+                "the best record follows %s",
+                path, own["epoch"], own["step"], best["epoch"], LAST_CHECKPOINT, BEST_CHECKPOINT,
+            )  # fmt: skip
+        return own
+
+    def _stop_if_mostly_skipped(self, state: TrainingState, batches_per_epoch: int) -> None:
+        """Raise :class:`NonFiniteLossError` once more than half of an epoch's steps were skipped:
+        ``on_nonfinite_loss=skip`` is for a rare bad batch, not for a run that diverged."""
+        if 2 * state.skipped_steps <= batches_per_epoch:
+            return
+        raise NonFiniteLossError(
+            f"the training loss was not finite in {state.skipped_steps} of the {batches_per_epoch} steps of epoch "
+            f"{state.epoch + 1} (on_nonfinite_loss=skip stops once more than half of an epoch is skipped); "
+            f"{LAST_CHECKPOINT}, if any, keeps the last saved state; lower trainer.optimizer.lr or set "
+            "trainer.grad_clip_norm"
         )
 
     def _steps_exhausted(self, step: int) -> bool:

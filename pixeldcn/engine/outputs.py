@@ -1,4 +1,4 @@
-"""Run outputs other than checkpoints and TensorBoard: ``metrics.json``, ``timing.json`` and PNGs."""
+"""Run outputs other than checkpoints and loggers: ``metrics.json``, ``timing.json``, ``status.json`` and PNGs."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from pixeldcn.run_files import STATUS_FILE
 from pixeldcn.utils.io import atomic_write_bytes, atomic_write_json
 
 METRICS_FILE = "metrics.json"
 TIMING_FILE = "timing.json"
 IMAGES_DIR = "images"
+RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 
 
 def scalars(values: Mapping[str, Any]) -> dict[str, float]:
@@ -77,3 +79,15 @@ def write_results(
     for name, image in images.items():
         save_png(image, Path(run_dir) / IMAGES_DIR / f"{name}.png")
     write_metrics(run_dir, run=run, history=history, best=best, final=final)
+
+
+def write_status(run_dir: str | os.PathLike[str], status: str, **details: Any) -> Path:
+    """Write ``status.json`` atomically: ``{"status": one of RUN_STATUSES, **details}``.
+
+    :class:`pixeldcn.run` writes ``running`` (with ``started``, ``pid``, ``host``, ``command``) when
+    a run starts, and at its end ``finished``, ``failed`` or ``interrupted`` with ``ended``,
+    ``duration_s``, ``exit_code`` and ``error`` (one line; empty when finished).
+    """
+    if status not in RUN_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}, got {status!r}")
+    return atomic_write_json(Path(run_dir) / STATUS_FILE, {"status": status, **details})

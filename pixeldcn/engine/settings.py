@@ -123,7 +123,12 @@ class TrainerSettings(_Checked):
     )
     scheduler_interval: Literal["epoch", "step"] = option("epoch", "step the learning-rate scheduler every ...")
     on_nonfinite_loss: Literal["stop", "skip"] = option(
-        "stop", "a NaN or infinite loss stops the run, or skips that step's update with a warning"
+        "stop",
+        "a NaN or infinite loss stops the run, or skips that step's update with a warning (and stops the run "
+        "once more than half of an epoch's steps were skipped)",
+    )
+    val_every_n_steps: int | None = option(
+        None, "also validate (and checkpoint) every this many training steps inside epochs (null: per epoch)", minimum=1
     )
 
 
@@ -140,3 +145,31 @@ class EvalSettings(_Checked):
     batch_size: int | None = option(None, "evaluation batch size (null: the training batch size)", minimum=1)
     num_batches: int | None = option(None, "evaluate at most this many batches (null: all)", minimum=1)
     num_images: int | None = option(None, "evaluate only the first this many images of a split (null: all)", minimum=1)
+
+
+@dataclass(frozen=True)
+class EarlyStoppingSettings(_Checked):
+    """When training stops before ``max_epochs`` because validation stopped improving (``cfg.early_stopping``)."""
+
+    patience: int | None = option(
+        None, "stop after this many validations without improvement (null: never stop early)", minimum=1
+    )
+    monitor: str | None = option(None, "the validation metric watched (null: the task's, e.g. mean_iou)")
+    mode: Literal["max", "min"] | None = option(None, "whether higher or lower is better (null: the task's)")
+    min_delta: float = option(0.0, "an improvement must beat the best value by more than this", minimum=0)
+
+
+@dataclass(frozen=True)
+class CheckpointSettings(_Checked):
+    """Which checkpoint files a run keeps (``cfg.checkpoint``); the best is chosen by the task's metric."""
+
+    save_last: bool = option(
+        True, "write last.pt (weights, optimizer, generators) after every validation; resume= needs it"
+    )
+    save_top_k: int = option(
+        1, "keep best.pt, and with k > 1 also topk/epoch_<E>_step_<S>.pt of the k best validations (0: none)", minimum=0
+    )
+    weights_only: bool = option(
+        False, "best.pt and top-k files hold the weights and run metadata only, no optimizer state (smaller)"
+    )
+    keep_previous: bool = option(True, "keep the file a save replaces as <name>.prev (a hard link, no copy)")

@@ -4,6 +4,10 @@ Inside :func:`stop_on_signals` the first SIGINT or SIGTERM only records a reques
 loop checks :func:`stop_requested` after every optimizer step and epoch, saves ``last.pt`` at that
 consistent point and raises :class:`Interrupted`. A second signal interrupts at once with
 ``KeyboardInterrupt``, for a run that hangs elsewhere.
+
+Work that saves nothing (the final evaluation) runs inside :func:`interrupt_on_signals` instead:
+the signal raises :class:`Interrupted` at once, with a message saying what was stopped and what is
+on disk.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -68,3 +72,28 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(signum, handler)
         _requested.clear()
         _owner_pid.clear()
+
+
+@contextmanager
+def interrupt_on_signals(describe: Callable[[int], str]) -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into :class:`Interrupted` (message ``describe(signum)``) raised at once.
+
+    For work with nothing to save: the files it writes are atomic, so stopping anywhere leaves them
+    complete or absent. Outside the main thread it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:  # a DataLoader worker forked inside the block
+            return
+        raise Interrupted(signum, describe(signum))
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import os
 from collections.abc import Callable
@@ -19,7 +20,11 @@ from torchvision.utils import make_grid
 from pixeldcn.data.palette import pil_palette
 from pixeldcn.metrics import BoundaryMeter, CheckerboardMeter, ConfusionMatrix
 from pixeldcn.tasks.base import IncompatibleDatasetError, sum_attributes
+from pixeldcn.tasks.segmentation_report import per_class_table, write_confusion_matrix
+from pixeldcn.utils.figures import labelled_grid
 from pixeldcn.utils.io import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 PER_CLASS_FILE = "per_class_iou.csv"
 
@@ -84,6 +89,8 @@ class SegmentationTask:
         self.class_names = list(dataset.class_names)
         self.ignore_index = int(dataset.ignore_index)
         self.num_vis_images = num_vis_images
+        # The pixel counts behind the latest summary, for write_artifacts (None before any).
+        self.confusion_matrix: Tensor | None = None
         # Class id -> colour lookup (uint8, 256 x 3), with VOC's cream for ignored pixels.
         self._colors = torch.tensor(pil_palette(list(dataset.palette)), dtype=torch.uint8).view(256, 3)
 
@@ -132,6 +139,7 @@ class SegmentationTask:
         ``boundary_iou``, ``per_class_boundary_iou``, ``trimap_acc`` and ``boundary_width`` (see
         ``BoundaryMeter.compute``)."""
         checkerboard = state.checkerboard.compute() if state.checkerboard.count else None
+        self.confusion_matrix = state.confusion.matrix.detach().cpu().clone()
         return {**state.confusion.compute(), "checkerboard": checkerboard, **state.boundary.compute()}
 
     def colorize(self, masks: Tensor) -> Tensor:
@@ -154,13 +162,22 @@ class SegmentationTask:
         if images.shape[1] == 1:
             images = images.expand(-1, 3, -1, -1)
         rows = {"input": images, "truth": self.colorize(masks), "prediction": self.colorize(predictions)}
-        # The full grid for TensorBoard, and each row alone so figures can combine runs.
+        # The full grid for TensorBoard, each row alone so figures can combine runs, and the grid
+        # with its row titles and a legend of the dataset's classes in their palette colours.
         strips = {f"segmentation_{name}": _strip(row) for name, row in rows.items()}
         grid = make_grid(torch.cat(list(rows.values())).cpu(), nrow=len(images), padding=2, pad_value=1.0)
-        return {"segmentation": grid, **strips}
+        legend = [(name, tuple(self._colors[index].tolist())) for index, name in enumerate(self.class_names)]
+        labelled = labelled_grid(grid, list(rows), legend)
+        return {"segmentation": grid, **strips, "segmentation_labelled": labelled}
 
     def write_artifacts(self, summary: dict[str, Any], run_dir: str | os.PathLike[str]) -> None:
-        """Write ``per_class_iou.csv``: class id, name, IoU and accuracy (empty where undefined)."""
+        """Log the per-class table and write ``per_class_iou.csv`` (class id, name, IoU and accuracy,
+        empty where undefined) and the confusion matrix of the latest summary (``confusion_matrix.npy``,
+        ``.csv``, ``.png``; see :mod:`pixeldcn.tasks.segmentation_report`)."""
+        table = per_class_table(self.class_names, summary["per_class_iou"], summary["per_class_acc"])
+        log.info("per-class results (%%):\n%s", table)
+        if self.confusion_matrix is not None:
+            write_confusion_matrix(self.confusion_matrix.numpy(), self.class_names, run_dir)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["class_id", "class_name", "iou", "accuracy"])

@@ -15,6 +15,7 @@ from pixeldcn.data.celeba import CelebA, inspect_layout, read_partition, square_
 from pixeldcn.data.errors import DatasetNotFoundError
 from pixeldcn.data.fashion_mnist import FashionMNIST
 from pixeldcn.data.synthetic_faces import SyntheticFaces
+from pixeldcn.data.validation import BadSampleError
 from pixeldcn.metrics import checkerboard_score
 
 # ---------------------------------------------------------------------------------------- CelebA
@@ -101,7 +102,7 @@ def test_celeba_missing_picture_names_it_when_read(celeba):
     name = celeba.files["train"][2]
     celeba.image_path(name).unlink()
     dataset = CelebA(root=celeba.root)
-    with pytest.raises(DatasetNotFoundError, match=name):
+    with pytest.raises(BadSampleError, match=f"missing image .*{name}"):
         dataset[2]
     report = inspect_layout(celeba.root)
     assert report.counts == {"train images": 4, "val images": 2, "test images": 2}

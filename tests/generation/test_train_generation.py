@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from PIL import Image
 from torch.utils.data import default_collate
 
+import pixeldcn.build as build
 import pixeldcn.run as run
 from generation.conftest import write_celeba_fixture
 from pixeldcn.metrics import checkerboard_score
@@ -138,9 +139,9 @@ def test_every_image_dataset_builds_a_vae_of_its_shape(dataset, channels, size, 
     }
     with composed("model=vae", f"dataset={dataset}", "debug=smoke", *roots.get(dataset, [])) as cfg:
         run.validate(cfg)
-        data = run.build_dataset(cfg, "train")
-        task = run.build_task(cfg, data)
-        model = run.build_model(cfg, task, data)
+        data = build.build_dataset(cfg, "train")
+        task = build.build_task(cfg, data)
+        model = build.build_model(cfg, task, data)
     assert (model.in_channels, model.image_size) == (channels, size)
     # Segmentation sets work too: the task takes the images and ignores the masks.
     loss, logs = task.loss(model, default_collate([data[0], data[1]]))

@@ -8,6 +8,7 @@ import torch
 from conftest import QUIET_SMOKE, composed
 from torch import nn
 
+import pixeldcn.build as build
 import pixeldcn.run as run
 from pixeldcn.models import UNet, UNet3D
 from pixeldcn.upsamplers import UPSAMPLERS_3D, build_upsampler
@@ -100,9 +101,9 @@ def test_the_3d_configuration_composes_builds_and_trains_a_step():
     overrides = ["debug=smoke", "model=unet3d", "dataset=synthetic_volumes", "upsampler=pixeldcl3d"]
     with composed(*overrides) as cfg:
         run.validate(cfg)
-        data = run.build_dataset(cfg, "train")
-        task = run.build_task(cfg, data)
-        model = run.build_model(cfg, task, data)
+        data = build.build_dataset(cfg, "train")
+        task = build.build_task(cfg, data)
+        model = build.build_model(cfg, task, data)
     assert isinstance(model, UNet3D) and model.size_divisor == 4
     assert sum(isinstance(m, PixelDCL3D) for m in model.modules()) == 2
     volumes, masks = zip(*(data[i] for i in range(2)))

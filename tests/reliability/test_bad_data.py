@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from pixeldcn.data import COCOSegmentation, DatasetNotFoundError, VOCSegmentation
 from pixeldcn.data.celeba import CelebA
-from pixeldcn.data.validation import BadSampleError, EmptySplitError, skipped_count
+from pixeldcn.data.validation import BadSampleError, DuplicateSamplesError, EmptySplitError, skipped_count
 
 DEVKIT = Path("VOCdevkit", "VOC2012")
 
@@ -150,3 +150,61 @@ def test_celeba_with_an_empty_split_is_refused(tmp_path):
     fixture = write_celeba_fixture(tmp_path / "faces", counts=(2, 0, 1))
     with pytest.raises(EmptySplitError, match=r"CelebA split 'val' is empty: .*partition.txt lists no images"):
         CelebA(fixture.root, "val", image_size=16)
+
+
+def test_a_split_list_naming_a_sample_twice_is_refused(voc, tmp_path):
+    listing = voc.root / DEVKIT / "ImageSets" / "Segmentation" / "train.txt"
+    ids = voc.train_ids
+    listing.write_text("\n".join([ids[0], ids[1], ids[0], ids[2], ids[1], ids[3]]) + "\n")
+    with pytest.raises(DuplicateSamplesError) as error:
+        VOCSegmentation(voc.root, "train", image_size=32)
+    message = str(error.value)
+    assert (
+        message.startswith(f"{listing} lists 2 sample(s) more than once ({ids[0]}, {ids[1]})") and "\n" not in message
+    )
+    # The same for every dataset read from files (the check lives in their common base).
+    fixture = write_celeba_fixture(tmp_path / "faces", counts=(3, 1, 1))
+    partition = fixture.root / "celeba" / "list_eval_partition.txt"
+    partition.write_text(partition.read_text() + f"{fixture.files['val'][0]} 1\n")
+    with pytest.raises(
+        DuplicateSamplesError, match=rf"{partition} lists 1 sample\(s\) more than once \({fixture.files['val'][0]}\)"
+    ):
+        CelebA(fixture.root, "val", image_size=16)
+
+
+def test_a_bad_validation_sample_is_left_out_not_substituted(voc):
+    bad = voc.root / DEVKIT / "JPEGImages" / f"{voc.val_ids[0]}.jpg"
+    truncate(bad)
+    good = VOCSegmentation(voc.root, "val", image_size=32)
+    skipping = VOCSegmentation(voc.root, "val", image_size=32, on_error="skip")
+    assert skipping.samples == voc.val_ids[1:] and len(skipping) == 1  # the good one is scored once
+    assert torch.equal(skipping[0][1], good[1][1])
+    assert skipped_count(skipping) == 1
+    with pytest.raises(IndexError):
+        skipping[1]
+
+
+def test_a_run_records_the_evaluation_samples_it_skipped(run_train, tmp_path, voc):
+    truncate(voc.root / DEVKIT / "JPEGImages" / f"{voc.val_ids[0]}.jpg")
+    overrides = ["dataset=voc", f"dataset.root={voc.root}", "dataset.on_error=skip"]
+    run_dir = run_train(tmp_path / "run", *QUIET_SMOKE, *overrides)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["final"]["num_images"] == 1  # of 2: the bad one is not scored, nor a stand-in for it
+    assert metrics["final"]["skipped_samples"] == 1
+    assert [entry["skipped_samples"]["val"] for entry in metrics["history"]] == [1, 1]
+    assert (
+        "leaving out a val sample (dataset.on_error=skip; evaluation never substitutes)"
+        in (run_dir / "train.log").read_text()
+    )
+
+
+def test_celeba_skips_a_missing_picture_and_names_it(tmp_path):
+    fixture = write_celeba_fixture(tmp_path / "faces", counts=(3, 1, 1))
+    missing = fixture.image_path(fixture.files["train"][1])
+    missing.unlink()
+    with pytest.raises(BadSampleError) as error:
+        CelebA(fixture.root, "train", image_size=16)[1]
+    assert str(error.value).startswith(f"missing image {missing}") and "dataset.root" not in str(error.value)
+    skipping = CelebA(fixture.root, "train", image_size=16, on_error="skip")
+    assert torch.equal(skipping[1][0], CelebA(fixture.root, "train", image_size=16)[2][0])
+    assert skipped_count(skipping) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import QUIET_SMOKE, composed, run_train_subprocess
 from omegaconf import OmegaConf
@@ -9,6 +11,7 @@ from omegaconf import OmegaConf
 import pixeldcn.build as build
 import pixeldcn.run as run
 from pixeldcn.config.schema import config_problems, known_keys, override_problem
+from pixeldcn.run_files import LOCK_FILE
 
 
 def problems(*overrides: str) -> list[str]:
@@ -102,7 +105,14 @@ def test_a_bad_value_stops_train_py_before_a_run_directory_has_results(run_train
     assert exit_info.value.code == 1
     errors = [line for line in (run_dir / "train.log").read_text().splitlines() if "ERROR" in line]
     assert len(errors) == 1 and "trainer.optimizer.lr=-1 is invalid: expected a number > 0" in errors[0]
-    assert sorted(path.name for path in run_dir.iterdir()) == [".hydra", "train.log"]
+    # No results: the configuration, the log and the status file, which says the run failed. The run
+    # directory's lock is held until the process ends (here: pytest's).
+    assert sorted(path.name for path in run_dir.iterdir() if path.name != LOCK_FILE) == [
+        ".hydra",
+        "status.json",
+        "train.log",
+    ]
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "failed"
 
 
 def test_misspelt_command_line_keys_are_named_with_close_valid_ones_before_hydra():

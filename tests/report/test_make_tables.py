@@ -31,7 +31,7 @@ def messy_outputs(tmp_path, run_train):
     write_run(outputs, "notebook", hydra=False, record_choices=False)
     write_run(outputs, "interrupted", final=False, epochs=3, status={"status": "interrupted"})
     # Real runs of today's train.py: a debug=smoke run, an eval of its best.pt, and a failed run.
-    smoke = run_train(outputs / "smoke", "debug=smoke", "trainer.progress_bar=false")
+    smoke = run_train(outputs / "smoke", "debug=smoke", "trainer.progress_bar=false", "checkpoint.save_top_k=1")
     run_train(outputs / "eval", "debug=smoke", "trainer.progress_bar=false", "mode=eval",
               f"ckpt_path={smoke / 'best.pt'}")  # fmt: skip
     with pytest.raises(SystemExit):
@@ -51,7 +51,7 @@ def test_make_tables_on_a_messy_outputs_folder(messy_outputs, capsys):
     reasons = {path.rsplit("/", 1)[1]: reason for path, reason in left_out.items()}
     assert reasons["eval"].startswith("mode=eval run")
     assert reasons["smoke"].startswith("debug=smoke run")
-    assert reasons["failed"].startswith("no metrics.json")
+    assert reasons["failed"].startswith("status failed: PASCAL VOC 2012 not found")  # its status.json says so
     assert reasons["notebook"].startswith("its dataset/model/upsampler choice is not recorded")
     assert reasons["interrupted"] == "status interrupted"
     assert reasons["upsampler=deconv,seed=0"] == "status failed: NonFiniteLossError: loss is nan"

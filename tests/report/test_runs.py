@@ -106,7 +106,7 @@ def test_collect_finds_runs_at_any_depth_and_leaves_out_the_tables_folder(tmp_pa
 @pytest.mark.slow
 def test_real_runs_train_eval_and_failed(tmp_path, run_train):
     """The files today's train.py writes: a smoke run, an eval of its best.pt, a failed run."""
-    trained = run_train(tmp_path / "train", "debug=smoke", "trainer.progress_bar=false")
+    trained = run_train(tmp_path / "train", "debug=smoke", "trainer.progress_bar=false", "checkpoint.save_top_k=1")
     run_train(tmp_path / "eval", "debug=smoke", "trainer.progress_bar=false", "mode=eval",
               f"ckpt_path={trained / 'best.pt'}")  # fmt: skip
     with pytest.raises(SystemExit):
@@ -120,4 +120,4 @@ def test_real_runs_train_eval_and_failed(tmp_path, run_train):
     assert isinstance(evaluated, RunRecord) and evaluated.mode == "eval"
     assert evaluated.final["mean_iou"] == record.final["mean_iou"]  # the same weights on the same images
     assert accuracy_items(evaluated) != accuracy_items(record)
-    assert "no metrics.json" in reason(tmp_path / "failed")
+    assert reason(tmp_path / "failed").startswith("status failed: PASCAL VOC 2012 not found")  # its status.json

@@ -5,7 +5,18 @@ import csv
 import pytest
 from conftest import QUIET_SMOKE, load_script, run_train_subprocess
 
+from pixeldcn.report.sweep import summary_rows
 from pixeldcn.upsamplers import UPSAMPLERS
+
+
+def test_summary_rows_follow_the_job_numbers(tmp_path):
+    names = ["10_upsampler-deconv", "2_upsampler-pixeldcl", "0", "upsampler=deconv6,seed=1"]
+    for name in names:
+        (tmp_path / name / ".hydra").mkdir(parents=True)
+        (tmp_path / name / ".hydra" / "overrides.yaml").write_text("- upsampler=x\n")
+    assert [row["job"] for row in summary_rows(tmp_path)] == [
+        "0", "2_upsampler-pixeldcl", "10_upsampler-deconv", "upsampler=deconv6,seed=1"
+    ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

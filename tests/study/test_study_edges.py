@@ -9,7 +9,7 @@ import torch
 from conftest import QUIET_SMOKE, composed
 from data.conftest import write_fashion_idx_fixture
 
-import pixeldcn.run as run
+import pixeldcn.build as build
 from pixeldcn.data import FashionScenes
 from pixeldcn.engine.loop import Trainer
 from pixeldcn.engine.seed import seed_everything, with_private_rng
@@ -41,10 +41,10 @@ def test_select_and_report_scenes_draw_from_disjoint_halves_of_the_test_garments
 
 def _shared_parameters(cfg, upsampler: str) -> dict[str, torch.Tensor]:
     with composed(*cfg, f"upsampler={upsampler}") as config:
-        data = run.build_dataset(config, "train")
-        task = run.build_task(config, data)
+        data = build.build_dataset(config, "train")
+        task = build.build_task(config, data)
         seed_everything(config.seed)
-        model = run.build_model(config, task, data)
+        model = build.build_model(config, task, data)
     return {name: value for name, value in model.state_dict().items() if ".upsample." not in name}
 
 
