@@ -76,6 +76,10 @@ class FashionMNIST(Dataset):
     """
 
     channels = 1
+    # What a subclass reading other idx files of the same layout (MNIST) changes.
+    title = "Fashion-MNIST"
+    files = FILES
+    class_names = list(GARMENT_NAMES)
 
     def __init__(
         self,
@@ -85,26 +89,25 @@ class FashionMNIST(Dataset):
         val_size: int = 5000,
     ) -> None:
         if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r} for FashionMNIST; valid splits: {', '.join(SPLITS)}")
+            raise ValueError(f"unknown split {split!r} for {type(self).__name__}; valid splits: {', '.join(SPLITS)}")
         if image_size < 1:
             raise ValueError(f"image_size must be positive, got {image_size}")
         if val_size < 1:
             raise ValueError(f"val_size must be at least 1, got {val_size}")
         problems = check_idx_layout(root, [SOURCE_PREFIX[split]])
         if problems:
-            raise FILES.not_found(problems)
+            raise self.files.not_found(problems)
         self.root = Path(root)
         self.split = split
         self.image_size = image_size
         self.val_size = val_size
-        self.class_names = list(GARMENT_NAMES)
         prefix = SOURCE_PREFIX[split]
         total = read_idx_shape(idx_path(root, prefix, "images"))[0]
         if split == "test":
             self._rows = range(total)
         elif total <= val_size:
             raise ValueError(
-                f"the Fashion-MNIST training file in {self.root} holds {total} garments, not more than "
+                f"the {self.title} training file in {self.root} holds {total} images, not more than "
                 f"val_size={val_size}; lower dataset.val_size"
             )
         else:
@@ -121,12 +124,12 @@ class FashionMNIST(Dataset):
 
     def _load(self) -> tuple[np.ndarray, np.ndarray]:
         if self._arrays is None:
-            self._arrays = read_garments(self.root, SOURCE_PREFIX[self.split])
+            self._arrays = read_idx_pair(self.root, SOURCE_PREFIX[self.split], len(self.class_names))
         return self._arrays
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
         if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for FashionMNIST {self.split} of length {len(self)}")
+            raise IndexError(f"index {index} out of range for {type(self).__name__} {self.split} of length {len(self)}")
         images, labels = self._load()
         row = self._rows[index]
         garment = images[row]

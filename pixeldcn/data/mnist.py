@@ -16,20 +16,13 @@ The same idx format and file names as Fashion-MNIST, read by the same functions
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
-from PIL import Image
-from torch import Tensor
-from torch.utils.data import Dataset
 
 from pixeldcn.data.errors import DatasetFiles, LayoutReport
-from pixeldcn.data.idx import check_idx_layout, idx_path, inspect_idx_layout, read_idx_pair, read_idx_shape
-from pixeldcn.data.transforms import image_tensor
+from pixeldcn.data.fashion_mnist import NATIVE_SIZE, SOURCE_PREFIX, SPLITS, FashionMNIST
+from pixeldcn.data.idx import check_idx_layout, inspect_idx_layout, read_idx_pair
 
-SPLITS = ("train", "val", "test")
-SOURCE_PREFIX = {"train": "train", "val": "train", "test": "t10k"}
-NATIVE_SIZE = 28
 NUM_CLASSES = 10
 FILES = (
     "train-images-idx3-ubyte",
@@ -63,8 +56,11 @@ def read_digits(root: str | os.PathLike[str], prefix: str) -> tuple[np.ndarray, 
     return read_idx_pair(root, prefix, NUM_CLASSES)
 
 
-class MNIST(Dataset):
+class MNIST(FashionMNIST):
     """MNIST digits: ``(image, label)`` with a float32 ``1 x S x S`` image in [0, 1] and the digit 0..9.
+
+    The same idx layout and splits as :class:`~pixeldcn.data.fashion_mnist.FashionMNIST`, read from
+    LeCun's files.
 
     Args:
         root: directory holding the four idx files (see the module doc).
@@ -72,13 +68,12 @@ class MNIST(Dataset):
         image_size: side of the returned images; 28 keeps the originals, other sizes resize bilinearly.
         val_size: digits at the end of the training file that form ``val`` instead of ``train``.
 
-    The idx arrays are read on first access and not pickled to DataLoader workers.
-
     Raises:
         DatasetNotFoundError: an idx file the split needs is missing (the message names all four).
     """
 
-    channels = 1
+    title = "MNIST"
+    files = FILES
     num_classes = NUM_CLASSES
     class_names = [str(digit) for digit in range(NUM_CLASSES)]
 
@@ -89,48 +84,4 @@ class MNIST(Dataset):
         image_size: int = NATIVE_SIZE,
         val_size: int = 5000,
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r} for MNIST; valid splits: {', '.join(SPLITS)}")
-        if image_size < 1:
-            raise ValueError(f"image_size must be positive, got {image_size}")
-        if val_size < 1:
-            raise ValueError(f"val_size must be at least 1, got {val_size}")
-        problems = check_layout(root, (split,))
-        if problems:
-            raise FILES.not_found(problems)
-        self.root = Path(root)
-        self.split = split
-        self.image_size = image_size
-        total = read_idx_shape(idx_path(root, SOURCE_PREFIX[split], "images"))[0]
-        if split == "test":
-            self._rows = range(total)
-        elif total <= val_size:
-            raise ValueError(
-                f"the MNIST training file in {self.root} holds {total} digits, not more than "
-                f"val_size={val_size}; lower dataset.val_size"
-            )
-        else:
-            self._rows = range(total - val_size) if split == "train" else range(total - val_size, total)
-        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_arrays"] = None
-        return state
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, int]:
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for MNIST {self.split} of length {len(self)}")
-        if self._arrays is None:
-            self._arrays = read_digits(self.root, SOURCE_PREFIX[self.split])
-        images, labels = self._arrays
-        row = self._rows[index]
-        digit = images[row]
-        if digit.shape != (self.image_size, self.image_size):
-            digit = np.asarray(
-                Image.fromarray(digit).resize((self.image_size, self.image_size), Image.Resampling.BILINEAR)
-            )
-        return image_tensor(digit), int(labels[row])
+        super().__init__(root, split, image_size, val_size)

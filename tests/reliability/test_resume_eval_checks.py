@@ -50,7 +50,8 @@ def test_eval_refuses_a_checkpoint_of_another_class_count(run_train, tmp_path):
     trained = run_train(tmp_path / "trained", *QUIET_SMOKE, "+dataset.num_classes=4")
     run_dir = tmp_path / "eval"
     with pytest.raises(SystemExit) as exit_info:
-        run_train(run_dir, *QUIET_SMOKE, "mode=eval", f"ckpt_path={trained / 'best.pt'}")
+        # mode=eval rebuilds the dataset from the checkpoint's config: the override asks for other data.
+        run_train(run_dir, *QUIET_SMOKE, "mode=eval", f"ckpt_path={trained / 'best.pt'}", "+dataset.num_classes=5")
     assert exit_info.value.code == 1
     (error,) = error_lines(run_dir)
     assert "was trained on data with num_classes=4 but the configured dataset gives num_classes=5" in error
