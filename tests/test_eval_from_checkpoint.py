@@ -30,7 +30,8 @@ def test_a_sweep_jobs_checkpoint_evaluates_with_no_other_override(run_train, tmp
     run_train(None, "-m", f"hydra.sweep.dir={sweep}", *QUIET_SMOKE, "upsampler=deconv,ipixeldcl", "seed=3")
     jobs = sorted(path for path in sweep.iterdir() if path.is_dir())
     assert [job.name for job in jobs] == [
-        f"{number}_debug-smoke+seed-3+trainer.progress_bar-False+upsampler-{upsampler}"
+        f"{number}_checkpoint.save_last-True+checkpoint.save_top_k-1+debug-smoke+seed-3+trainer.progress_bar-False"
+        f"+upsampler-{upsampler}"
         for number, upsampler in ((0, "deconv"), (1, "ipixeldcl"))
     ]
     assert all(SAFE_NAME.fullmatch(job.name) for job in jobs)
