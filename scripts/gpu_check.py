@@ -94,16 +94,21 @@ class Plan:
         return max(1.0, min(cap * (4 if self.dry_run else 1), self.remaining()))
 
 
+# The stop-and-resume check reads last.pt, which debug=smoke does not keep by default.
+KEEP_LAST = ("checkpoint.save_last=true",)
+
+
 def make_plan(dry_run: bool, out: Path, budget_s: float) -> Plan:
     if dry_run:
         sizes = {"width": 4, "size": 32, "iters": 1, "warmup": 0, "names": ["pixeldcl"], "matmul_size": 64}
         configs = [(2, "bf16", False), (2, "bf16", True)]
-        interruptible = ["trainer.limit_train_batches=4", "trainer.max_epochs=3", "trainer.deterministic=true"]
+        interruptible = [*KEEP_LAST, "trainer.limit_train_batches=4", "trainer.max_epochs=3"]
+        interruptible.append("trainer.deterministic=true")
         return Plan(True, out, "cpu", budget_s, 0, 2, interruptible, sizes, configs)
     sizes = {"width": 64, "size": 256, "iters": 10, "warmup": 3, "names": PAPER_NAMES, "matmul_size": None}
     eager = [(batch, precision, False) for precision in ("32", "bf16") for batch in (1, 8)]
     compiled = [(8, "bf16", True), (8, "32", True), (1, "bf16", True), (1, "32", True)]
-    interruptible = ["trainer.limit_train_batches=30", "trainer.max_epochs=4", "trainer.deterministic=true"]
+    interruptible = [*KEEP_LAST, "trainer.limit_train_batches=30", "trainer.max_epochs=4", "trainer.deterministic=true"]
     gpus = torch.cuda.device_count()
     return Plan(False, out, "cuda", budget_s, gpus, min(2, gpus), interruptible, sizes, eager + compiled)
 
