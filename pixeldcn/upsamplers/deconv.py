@@ -163,16 +163,8 @@ class Deconv6(Deconv):
         return 3 * scale_factor
 
 
-@register_upsampler("deconv_torch")
-class DeconvTorch(nn.ConvTranspose2d):
-    """``deconv`` in PyTorch's convention: ``ConvTranspose2d(k, s, padding=p, output_padding=op)``
-    (at 2x: 3x3, padding 1, output padding 1), one output pixel up-left of the authors' alignment.
-
-    At 2x input pixel (i, j) feeds outputs (2i-1..2i+1, 2j-1..2j+1), so (2i, 2j) reads only its
-    centre tap. Same parameters and MACs as ``deconv``.
-    """
-
-    spatial_dims: ClassVar[int] = 2
+class _TorchConvention:
+    """The constructor of the PyTorch-convention transposed convolutions, 2D and 3D alike."""
 
     def __init__(
         self,
@@ -185,6 +177,18 @@ class DeconvTorch(nn.ConvTranspose2d):
         kernel_size = Deconv.default_kernel_size(scale_factor) if kernel_size is None else kernel_size
         padding, output_padding = deconv_padding(kernel_size, scale_factor)
         super().__init__(in_channels, out_channels, kernel_size, scale_factor, padding, output_padding, bias=bias)
+
+
+@register_upsampler("deconv_torch")
+class DeconvTorch(_TorchConvention, nn.ConvTranspose2d):
+    """``deconv`` in PyTorch's convention: ``ConvTranspose2d(k, s, padding=p, output_padding=op)``
+    (at 2x: 3x3, padding 1, output padding 1), one output pixel up-left of the authors' alignment.
+
+    At 2x input pixel (i, j) feeds outputs (2i-1..2i+1, 2j-1..2j+1), so (2i, 2j) reads only its
+    centre tap. Same parameters and MACs as ``deconv``.
+    """
+
+    spatial_dims: ClassVar[int] = 2
 
 
 @register_upsampler("deconv3d")
@@ -212,20 +216,8 @@ class Deconv3d(_TFSame, nn.ConvTranspose3d):
 
 
 @register_upsampler("deconv_torch3d")
-class DeconvTorch3d(nn.ConvTranspose3d):
+class DeconvTorch3d(_TorchConvention, nn.ConvTranspose3d):
     """``deconv3d`` in PyTorch's convention (at 2x: 3x3x3, padding 1, output padding 1), one voxel
     towards the origin on every axis from the authors' alignment. Same parameters and MACs."""
 
     spatial_dims: ClassVar[int] = 3
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int | None = None,
-        scale_factor: int = 2,
-        bias: bool = True,
-    ) -> None:
-        kernel_size = Deconv.default_kernel_size(scale_factor) if kernel_size is None else kernel_size
-        padding, output_padding = deconv_padding(kernel_size, scale_factor)
-        super().__init__(in_channels, out_channels, kernel_size, scale_factor, padding, output_padding, bias=bias)
