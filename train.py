@@ -6,17 +6,31 @@ dataset.root=/data upsampler=deconv``, ``python train.py -m upsampler=deconv,pix
 See configs/train.yaml and pixeldcn/run.py.
 """
 
+import os
 import sys
+from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig
+from pixeldcn.help_page import completions, help_text, wants_help
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+# `--help` and completing `group=` need only configs/'s directories: answered before Hydra is
+# imported and composes everything (seconds per TAB).
+if __name__ == "__main__":
+    if wants_help(sys.argv[1:]):
+        sys.exit(print(help_text(CONFIG_DIR)))
+    if (answer := completions(CONFIG_DIR, sys.argv[1:], os.environ)) is not None:
+        sys.exit(print(answer))
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
 
 # Registers the resolvers and the schema's defaults that composing configs/train.yaml needs. Module
 # globals (rather than imports inside main) make launcher workers that unpickle main import them.
-# They import no torch: `--help` and shell completion answer before anything heavy is loaded.
-import pixeldcn.config  # noqa: F401
-from pixeldcn.config.launchers import launcher_plugin_problem
-from pixeldcn.config.schema import override_problem
+# They import no torch: shell completion of keys answers before anything heavy is loaded.
+import pixeldcn.config  # noqa: E402, F401
+from pixeldcn.config.launchers import launcher_plugin_problem  # noqa: E402
+from pixeldcn.config.schema import override_problem  # noqa: E402
 
 
 @hydra.main(config_path="configs", config_name="train", version_base="1.3")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import QUIET_SMOKE, REPO_ROOT, TRAIN_SCRIPT, composed
+from conftest import CONFIG_DIR, QUIET_SMOKE, REPO_ROOT, TRAIN_SCRIPT, composed
 from hydra.utils import instantiate
 from tqdm import tqdm
 
@@ -289,19 +289,47 @@ def imported_modules(*args: str, env: dict[str, str] | None = None) -> tuple[str
     return result.stdout, {line.strip() for line in lines}
 
 
-def test_help_imports_no_torch_and_hides_internal_groups():
+def test_help_imports_neither_hydra_nor_torch_and_hides_internal_groups():
     text, modules = imported_modules("--help")
-    assert "hydra" in modules and "pixeldcn.config.schema" in modules
-    assert not {name for name in modules if name == "torch" or name.startswith("torch.")}
-    groups = dict(line.split(": ", 1) for line in text.split("== Config ==")[0].splitlines() if ": " in line)
+    assert not {name for name in modules if name.split(".")[0] in ("torch", "hydra", "omegaconf")}
+    page = text.split("== Config ==")[0]
+    listed = [line.split(": ", 1) for line in page.splitlines() if ": " in line and not line.startswith("python")]
+    groups = {name: options.split("  [default: ")[0] for name, options in listed}
     assert groups["logger"] == "csv, none, tensorboard" and groups["scheduler"] == "poly"
-    assert "upsampler" in groups and "debug_model" not in groups and "dataset_model" not in groups
+    assert "upsampler: " in page and "upsampler=" not in page.split("\n")[0]
+    assert "[default: pixeldcl]" in page and "model/decoder_conv" in groups
+    assert not {"debug_model", "dataset_model", "debug_task", "hydra"} & set(groups)
+    assert "trainer, eval, early_stopping, checkpoint: typed settings" in page
+    assert "--cfg job" in text
 
 
-def test_shell_completion_imports_no_torch():
+def test_help_lists_the_options_hydra_itself_finds_in_every_group():
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.object_type import ObjectType
+
+    from pixeldcn.help_page import config_groups
+
+    with composed():
+        loader = GlobalHydra.instance().config_loader()
+        for group in config_groups(CONFIG_DIR):
+            found = loader.get_group_options(group.name, results_filter=ObjectType.CONFIG)
+            assert list(group.options) == sorted(found), group.name
+
+
+def test_shell_completion_of_group_options_imports_neither_hydra_nor_torch():
     text, modules = imported_modules("-sc", "query=bash", env={"COMP_LINE": "python train.py logger="})
-    assert "logger=csv" in text and "logger=tensorboard" in text
-    assert "torch" not in modules
+    assert text.split() == ["logger=csv", "logger=none", "logger=tensorboard"]
+    assert not {name for name in modules if name.split(".")[0] in ("torch", "hydra")}
+    text, _ = imported_modules(
+        "-sc", "query=fish", env={"COMP_LINE": "python train.py debug=smoke +upsampler=pixeldcl_"}
+    )
+    assert text.splitlines() == ["+upsampler=pixeldcl_2x2", "+upsampler=pixeldcl_seq"]
+
+
+def test_shell_completion_of_keys_is_still_answered_by_hydra():
+    text, modules = imported_modules("-sc", "query=bash", env={"COMP_LINE": "python train.py trainer.max_ep"})
+    assert text.split() == ["trainer.max_epochs="]
+    assert "hydra" in modules and "torch" not in modules
 
 
 def test_make_targets_take_any_python_without_creating_the_venv():
