@@ -6,7 +6,9 @@ STAMP  := $(VENV)/.installed
 else
 STAMP  :=
 endif
-PYTEST_ARGS ?=
+# One pytest-xdist worker per core, each on one thread (tests/conftest.py); idle workers take
+# queued tests from busy ones, so a few long smoke trainings do not leave a core idle at the end.
+PYTEST_ARGS ?= -n auto --dist worksteal
 
 .DEFAULT_GOAL := help
 .PHONY: help install test demo bench tables gpu-check fashion-data clean

@@ -28,6 +28,14 @@ TRAIN_SCRIPT = REPO_ROOT / "train.py"
 QUIET_SMOKE = ["debug=smoke", "trainer.progress_bar=false", "checkpoint.save_last=true", "checkpoint.save_top_k=1"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # `make test` runs one pytest-xdist worker per core: each worker, and every train.py it starts,
+    # then computes on one thread (two threads per worker would oversubscribe the cores).
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        torch.set_num_threads(1)
+        os.environ["OMP_NUM_THREADS"] = "1"
+
+
 @pytest.fixture
 def float64_default() -> Iterator[None]:
     """Layer math is checked in float64, where a 1e-10 tolerance is meaningful."""

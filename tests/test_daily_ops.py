@@ -8,7 +8,8 @@ import json
 import re
 import subprocess
 import sys
-from functools import partialmethod
+import types
+from functools import partial, partialmethod
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from conftest import CONFIG_DIR, QUIET_SMOKE, REPO_ROOT, TRAIN_SCRIPT, composed
 from hydra.utils import instantiate
 from tqdm import tqdm
 
+import pixeldcn.build as build
 import pixeldcn.engine.loop as loop
 from pixeldcn.config.errors import ConfigError
 from pixeldcn.engine import load_checkpoint
@@ -67,6 +69,52 @@ def test_logger_none_writes_no_logger_files_and_several_loggers_write_each(run_t
     both = run_train(tmp_path / "both", *BARE_SMOKE, "logger=[tensorboard,csv]")
     assert list((both / "tensorboard").glob("events.out.tfevents.*"))
     assert (both / "csv" / "metrics.csv").is_file()
+
+
+class FakeMLflow(types.ModuleType):
+    """The part of MLflow's fluent API the logger calls, recording each call (mlflow is not installed here)."""
+
+    def __init__(self) -> None:
+        super().__init__("mlflow")
+        self.calls: list[tuple[str, tuple, dict]] = []
+        for name in ("set_tracking_uri", "set_experiment", "log_params", "log_metrics", "end_run"):
+            setattr(self, name, partial(self._record, name))
+
+    def _record(self, name: str, *args, **kwargs) -> None:
+        self.calls.append((name, args, kwargs))
+
+    def start_run(self, run_id=None, run_name=None):
+        self._record("start_run", run_id=run_id, run_name=run_name)
+        return types.SimpleNamespace(info=types.SimpleNamespace(run_id=run_id or "run-1"))
+
+    def named(self, name: str) -> list[tuple[tuple, dict]]:
+        return [(args, kwargs) for called, args, kwargs in self.calls if called == name]
+
+
+def test_logger_mlflow_logs_metrics_by_step_and_the_config_as_parameters(run_train, tmp_path, monkeypatch):
+    fake = FakeMLflow()
+    monkeypatch.setitem(sys.modules, "mlflow", fake)
+    run_dir = run_train(tmp_path / "run", *BARE_SMOKE, "logger=mlflow")
+    metrics = read_json(run_dir / "metrics.json")
+    assert fake.named("set_tracking_uri") == [(((run_dir / "mlruns").resolve().as_uri(),), {})]
+    assert fake.named("start_run") == [((), {"run_id": None, "run_name": "run"})]
+    params = {key: value for (batch,), _ in fake.named("log_params") for key, value in batch.items()}
+    assert params["trainer.max_epochs"] == "2" and params["upsampler._args_"] == "['pixeldcl']"
+    logged = {
+        (kwargs["step"], key): value for (batch,), kwargs in fake.named("log_metrics") for key, value in batch.items()
+    }
+    assert sorted(step for step, key in logged if key == "train/loss") == [1, 2, 3, 4]
+    for entry in metrics["history"]:
+        assert logged[(entry["step"], "val/mean_iou")] == pytest.approx(entry["val"]["mean_iou"], abs=1e-12)
+    assert logged[(4, "final/mean_iou")] == pytest.approx(metrics["final"]["mean_iou"], abs=1e-12)
+    assert fake.calls[-1][0] == "end_run" and (run_dir / "mlflow_run_id").read_text() == "run-1"
+
+
+def test_logger_mlflow_without_the_package_is_a_config_error_saying_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` then raises ImportError
+    with composed("logger=mlflow") as cfg:
+        with pytest.raises(ConfigError, match=r"^logger.mlflow: the mlflow package is not installed: pip install"):
+            build.build_loggers(cfg, tmp_path)
 
 
 # ------------------------------------------------------------------ checkpoint policy
@@ -295,7 +343,7 @@ def test_help_imports_neither_hydra_nor_torch_and_hides_internal_groups():
     page = text.split("== Config ==")[0]
     listed = [line.split(": ", 1) for line in page.splitlines() if ": " in line and not line.startswith("python")]
     groups = {name: options.split("  [default: ")[0] for name, options in listed}
-    assert groups["logger"] == "csv, none, tensorboard" and groups["scheduler"] == "poly"
+    assert groups["logger"] == "csv, mlflow, none, tensorboard" and groups["scheduler"] == "poly"
     assert "upsampler: " in page and "upsampler=" not in page.split("\n")[0]
     assert "[default: pixeldcl]" in page and "model/decoder_conv" in groups
     assert not {"debug_model", "dataset_model", "debug_task", "hydra"} & set(groups)
@@ -318,7 +366,7 @@ def test_help_lists_the_options_hydra_itself_finds_in_every_group():
 
 def test_shell_completion_of_group_options_imports_neither_hydra_nor_torch():
     text, modules = imported_modules("-sc", "query=bash", env={"COMP_LINE": "python train.py logger="})
-    assert text.split() == ["logger=csv", "logger=none", "logger=tensorboard"]
+    assert text.split() == ["logger=csv", "logger=mlflow", "logger=none", "logger=tensorboard"]
     assert not {name for name in modules if name.split(".")[0] in ("torch", "hydra")}
     text, _ = imported_modules(
         "-sc", "query=fish", env={"COMP_LINE": "python train.py debug=smoke +upsampler=pixeldcl_"}

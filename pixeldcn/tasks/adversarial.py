@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.utils import make_grid
 
+from pixeldcn.metrics.artefacts import ArtefactMeter
 from pixeldcn.metrics.checkerboard import CheckerboardMeter
 from pixeldcn.metrics.generative import (
     FrechetMeter,
@@ -120,6 +121,9 @@ class AdversarialState:
     likelihood: LikelihoodMeter = field(default_factory=LikelihoodMeter)
     samples: CheckerboardMeter = field(default_factory=CheckerboardMeter)
     real: CheckerboardMeter = field(default_factory=CheckerboardMeter)
+    # The last 2x layer's grid (stages=1): samples against the real batch, reconstructions against their inputs.
+    sample_artefacts: ArtefactMeter = field(default_factory=ArtefactMeter)
+    reconstruction_artefacts: ArtefactMeter = field(default_factory=ArtefactMeter)
     frechet: FrechetMeter | None = None
 
 
@@ -150,6 +154,11 @@ class AdversarialTask:
     * ``msssim_samples``: mean MS-SSIM between pairs of samples (the seed's diversity: lower is more
       diverse), and ``msssim_real`` the same for pairs of evaluated images, the reference;
     * ``checkerboard_samples`` and ``checkerboard_real`` (volumes: of their axial slices);
+    * artefacts on the grid of the last 2x layer (``pixeldcn.metrics.artefacts``, in units of the
+      real images' variance): ``grid_energy_samples`` and ``grid_energy_real``, the power of samples
+      and of real images at the frequencies (pi, 0), (0, pi), (pi, pi), to compare with each other;
+      ``grid_energy_reconstructions``, ``residual_grid_energy`` and ``residual_checkerboard`` of the
+      posterior-mean reconstructions, whose residual is zero for a perfect reconstruction;
     * ``elbo`` (one-sample), ``log_likelihood`` (IWAE bound, ``iwae_samples`` samples), ``kl`` per
       image in nats of the [-1, 1]-scaled data under the Gaussian decoder; ``recon_mse`` per value
       of the posterior-mean reconstruction, in [-1, 1] units;
@@ -382,6 +391,7 @@ class AdversarialTask:
             state.real_diversity.update(images[0:half:2], images[1:half:2])
         state.samples.update(_as_slices(samples))
         state.real.update(_as_slices(images))
+        state.sample_artefacts.update(_as_slices(samples), _as_slices(images))
         if state.frechet is not None:
             classifier = self.classifier.to(images.device)
             state.frechet.update(classifier.features(images), classifier.features(samples))
@@ -402,6 +412,7 @@ class AdversarialTask:
             )
         kl = -0.5 * (1 + logvar - mu.square() - logvar.exp()).double().sum(1)
         reconstruction = model.decode(mu).float()
+        state.reconstruction_artefacts.update(_as_slices(reconstruction), _as_slices(images))
         state.likelihood.update(first - kl, iwae_log_likelihood(torch.stack(log_weights)), kl, reconstruction, images)
 
     def reduce_state(self, state: AdversarialState, reduce_sum: Callable[[Tensor], Tensor]) -> AdversarialState:
@@ -411,6 +422,8 @@ class AdversarialTask:
                 meter.reduce(reduce_sum)
         for checkerboard in (state.samples, state.real):
             sum_attributes(checkerboard, ("energy", "variance", "count"), reduce_sum)
+        for artefacts in (state.sample_artefacts, state.reconstruction_artefacts):
+            sum_attributes(artefacts, (*ArtefactMeter.SUMS, "count"), reduce_sum)
         return state
 
     def summarize(self, state: AdversarialState) -> dict[str, Any]:
@@ -428,6 +441,14 @@ class AdversarialTask:
             "checkerboard_samples": state.samples.compute(),
             "checkerboard_real": state.real.compute(),
             **state.likelihood.compute(),
+        }
+        samples, reconstructions = state.sample_artefacts.compute(), state.reconstruction_artefacts.compute()
+        summary |= {
+            "grid_energy_samples": samples["output_grid_energy"],
+            "grid_energy_real": samples["target_grid_energy"],
+            "grid_energy_reconstructions": reconstructions["output_grid_energy"],
+            "residual_grid_energy": reconstructions["residual_grid_energy"],
+            "residual_checkerboard": reconstructions["residual_checkerboard"],
         }
         if state.frechet is not None:
             summary["frechet_classifier"] = state.frechet.compute()

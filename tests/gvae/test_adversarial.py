@@ -279,6 +279,43 @@ def test_evaluation_likelihoods_of_a_linear_gaussian_model_are_its_exact_log_lik
     assert summary["kl"] == pytest.approx(float((-0.5 * (1 + logvar - mu**2 - logvar.exp())).mean()))
 
 
+class CheckerboardModel(nn.Module):
+    """Decodes every code to the same 4 x 4 pattern ``amplitude * (-1)^(h + w)``: a pure grid artefact."""
+
+    latent_dim = 1
+
+    def __init__(self, amplitude: float) -> None:
+        super().__init__()
+        signs = torch.tensor([[(-1.0) ** (h + w) for w in range(4)] for h in range(4)])
+        self.register_buffer("pattern", amplitude * signs)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x.new_zeros(len(x), 1), x.new_zeros(len(x), 1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.pattern.expand(len(z), 1, 4, 4)
+
+
+def test_grid_energies_of_samples_and_reconstructions_match_a_hand_computed_checkerboard():
+    """Samples and reconstructions are ``a (-1)^(h + w)``: grid power a^2 per image, against the real
+    images' variance; the real images' own grid energy is read off their FFT at (pi, 0), (0, pi), (pi, pi)."""
+    amplitude, task = 0.3, AdversarialTask(SimpleNamespace(channels=1, image_size=4), iwae_samples=1)
+    images01 = torch.rand(6, 1, 4, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    state = task.new_state()
+    task.evaluate_batch(CheckerboardModel(amplitude), images01.float(), state)
+    summary = task.summarize(state)
+    real = (2 * images01 - 1).float().double().numpy()[:, 0]  # the task's [-1, 1] scale
+    variance = real.var(axis=(1, 2)).sum()
+    spectrum = np.abs(np.fft.fft2(real)) ** 2 / 16**2  # per-bin power (Parseval: sums to the mean square)
+    grid = spectrum[:, [2, 0, 2], [0, 2, 2]].sum()
+    assert summary["grid_energy_samples"] == pytest.approx(6 * amplitude**2 / variance, rel=1e-6)
+    assert summary["grid_energy_reconstructions"] == pytest.approx(6 * amplitude**2 / variance, rel=1e-6)
+    assert summary["grid_energy_real"] == pytest.approx(grid / variance, rel=1e-6)
+    residual = CheckerboardModel(amplitude).pattern.double().numpy() - real
+    residual_grid = (np.abs(np.fft.fft2(residual)) ** 2 / 16**2)[:, [2, 0, 2], [0, 2, 2]].sum()
+    assert summary["residual_grid_energy"] == pytest.approx(residual_grid / variance, rel=1e-6)
+
+
 def test_evaluation_accumulates_over_batches_and_processes():
     model, task = tiny_model().eval(), AdversarialTask(IMAGES, iwae_samples=2)
     images = batches(1, size=4)[0]
@@ -289,8 +326,9 @@ def test_evaluation_accumulates_over_batches_and_processes():
         task.evaluate_batch(model, images[2:], parts)
     one, two = task.summarize(whole), task.summarize(parts)
     assert set(one) == {"mmd", "msssim_samples", "msssim_real", "checkerboard_samples", "checkerboard_real",
-                        "elbo", "log_likelihood", "kl", "recon_mse"}  # fmt: skip
-    for key in ("msssim_real", "checkerboard_real", "recon_mse", "kl"):
+                        "elbo", "log_likelihood", "kl", "recon_mse", "grid_energy_samples", "grid_energy_real",
+                        "grid_energy_reconstructions", "residual_grid_energy", "residual_checkerboard"}  # fmt: skip
+    for key in ("msssim_real", "checkerboard_real", "recon_mse", "kl", "grid_energy_real", "residual_grid_energy"):
         assert one[key] == pytest.approx(two[key], rel=1e-5), key
     assert all(math.isfinite(value) for value in one.values())
     reduced = task.summarize(task.reduce_state(parts, lambda tensor: 2 * tensor))
