@@ -409,8 +409,8 @@ def test_segmentation_pictures_carry_row_titles_and_a_legend_of_the_dataset_clas
 
 
 def test_the_end_of_a_sweep_prints_its_summary_table_and_path(tmp_path):
-    sweep = tmp_path / "sweep"
-    overrides = ["-m", "debug=smoke", "logger=none", "upsampler=deconv,pixeldcl", f"hydra.sweep.dir={sweep}"]
+    # The default sweep directory (no hydra.sweep.dir): outputs/debug/multirun/<time> under paths.log_dir.
+    overrides = ["-m", "debug=smoke", "logger=none", "upsampler=deconv,pixeldcl", f"paths.log_dir={tmp_path}"]
     result = subprocess.run(
         [sys.executable, str(TRAIN_SCRIPT), *overrides],
         cwd=REPO_ROOT,
@@ -420,6 +420,7 @@ def test_the_end_of_a_sweep_prints_its_summary_table_and_path(tmp_path):
         env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)},
     )
     assert result.returncode == 0, result.stderr
+    (sweep,) = (tmp_path / "debug" / "multirun").iterdir()
     table = result.stdout.split("sweep of 2 runs done:\n")[1].splitlines()
     assert table[0].startswith("| job") and "mean_iou" in table[0]
     assert any("upsampler=deconv" in line and "completed" in line for line in table)
