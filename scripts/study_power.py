@@ -12,6 +12,11 @@ seeds ``n`` for which a two-sided paired t test at ``--alpha`` detects a true di
 freedom and noncentrality ``delta sqrt(n) / sd_d``. Also printed: ``n`` at the upper 80 %
 confidence bound of ``sd_d`` (a pilot of few seeds estimates it loosely), and the seeds per arm
 an unpaired t test would need at the arms' seed spread.
+
+A metric ``a-b`` is the difference of two metrics of the same run, e.g.
+``grid_energy_samples-grid_energy_real`` (a generator's grid energy in excess of the real images'):
+each arm's mean is printed with its own confidence interval (one-sample t over seeds), which says
+whether the excess is above zero.
 """
 
 from __future__ import annotations
@@ -57,6 +62,28 @@ def upper_sd_bound(sd: float, freedom: int, confidence: float = 0.8) -> float:
     return sd * math.sqrt(freedom / stats.chi2.ppf(1 - confidence, freedom))
 
 
+def metric_value(final: dict, metric: str) -> float:
+    """``final[metric]``, or ``final[a] - final[b]`` for a metric written ``a-b``."""
+    if metric in final or "-" not in metric:
+        return final[metric]
+    minuend, subtrahend = metric.split("-", 1)
+    return final[minuend] - final[subtrahend]
+
+
+def mean_interval(values: list[float], alpha: float) -> str:
+    """``mean [low, high]``: the one-sample t confidence interval of the mean of ``values``."""
+    mean = statistics.mean(values)
+    half = stats.t.ppf(1 - alpha / 2, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return f"{mean:.4f} [{mean - half:.4f}, {mean + half:.4f}]"
+
+
+def correlation(a: list[float], b: list[float]) -> str:
+    """Pearson's r of the two arms over seeds; ``n/a`` when an arm did not vary."""
+    if statistics.stdev(a) == 0 or statistics.stdev(b) == 0:
+        return "n/a (an arm did not vary)"
+    return f"{statistics.correlation(a, b):+.2f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("roots", nargs="+", type=Path, help="directories holding the pilot's run directories")
@@ -78,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{len(seeds)} paired seeds {seeds}; delta {args.delta}, alpha {args.alpha}, power {args.power}")
     for metric in args.metrics:
-        reference = [finals[args.reference][seed][metric] for seed in seeds]
-        arm = [finals[args.arm][seed][metric] for seed in seeds]
+        reference = [metric_value(finals[args.reference][seed], metric) for seed in seeds]
+        arm = [metric_value(finals[args.arm][seed], metric) for seed in seeds]
         differences = [a - r for a, r in zip(arm, reference)]
         sd_diff = statistics.stdev(differences)
         sd_arms = math.sqrt((statistics.variance(reference) + statistics.variance(arm)) / 2)
@@ -92,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         unpaired = unpaired_seeds_needed(args.delta, sd_arms, args.alpha, args.power)
         print(
             f"{metric}: {args.reference} {statistics.mean(reference):.4f} ± {statistics.stdev(reference):.4f}, "
-            f"{args.arm} {statistics.mean(arm):.4f} ± {statistics.stdev(arm):.4f} (sd over seeds)\n"
+            f"{args.arm} {statistics.mean(arm):.4f} ± {statistics.stdev(arm):.4f} (sd over seeds); "
+            f"{1 - args.alpha:.0%} CI of the means: {args.reference} {mean_interval(reference, args.alpha)}, "
+            f"{args.arm} {mean_interval(arm, args.alpha)}\n"
             f"  paired differences {listed}: mean {mean_diff:+.4f}, sd_d {sd_diff:.4f}, "
             f"{1 - args.alpha:.0%} CI [{mean_diff - half_width:+.4f}, {mean_diff + half_width:+.4f}] "
-            f"(upper 80% bound {upper:.4f}); correlation of the arms {statistics.correlation(reference, arm):+.2f}\n"
+            f"(upper 80% bound {upper:.4f}); correlation of the arms {correlation(reference, arm)}\n"
             f"  seeds for {args.power:.0%} power: paired {paired} (at the upper bound {paired_upper}), "
             f"unpaired {unpaired} per arm"
         )

@@ -58,3 +58,22 @@ def test_fewer_than_three_pairs_is_not_enough(tmp_path, capsys):
 
     assert study_power.main([str(tmp_path)]) == 1
     assert "not enough runs" in capsys.readouterr().out
+
+
+def test_a_difference_of_two_metrics_of_each_run_gets_each_arms_interval(tmp_path, capsys):
+    # Excess of grid_energy_samples over grid_energy_real per run: deconv 0.002, 0.004, 0.003 (mean 0.003,
+    # sd 0.001: 95% CI 0.003 -+ 4.303 * 0.001 / sqrt(3) = [0.0005, 0.0055]); pixeldcl 0.001 each.
+    for seed, (deconv, pixeldcl) in enumerate([(0.003, 0.002), (0.005, 0.002), (0.004, 0.002)]):
+        for upsampler, samples in (("deconv", deconv), ("pixeldcl", pixeldcl)):
+            run_dir = tmp_path / f"{upsampler}_{seed}"
+            (run_dir / ".hydra").mkdir(parents=True)
+            (run_dir / ".hydra" / "config.yaml").write_text(f"seed: {seed}\n")
+            run = {"dataset": "fashion_mnist", "model": "gvae", "upsampler": upsampler, "seed": seed}
+            final = {"grid_energy_samples": samples, "grid_energy_real": 0.001}
+            (run_dir / "metrics.json").write_text(json.dumps({"run": run, "final": final}))
+
+    metric = "grid_energy_samples-grid_energy_real"
+    assert study_power.main([str(tmp_path), "--reference", "deconv", "--metrics", metric, "--delta", "0.001"]) == 0
+    printed = capsys.readouterr().out
+    assert "95% CI of the means: deconv 0.0030 [0.0005, 0.0055]" in printed
+    assert "paired differences -0.0010, -0.0030, -0.0020: mean -0.0020" in printed
