@@ -1,4 +1,5 @@
-"""Samples of finished generation runs side by side with their checkerboard scores (like paper Fig. 9).
+"""Samples of finished generation runs side by side with their checkerboard scores (like paper Fig. 9),
+and a row of enlarged crops when the runs have them (the adversarial VAE's samples_zoom.png).
 
     python scripts/compare_samples.py outputs/multirun/<time>/*/ --out fig9.png
     python scripts/compare_samples.py RUN_DIR [RUN_DIR ...] --out fig.png --title "VAE on CelebA 64x64"

@@ -2,7 +2,8 @@
 
 A generation run directory (``python train.py model=vae ...``) holds what this module reads:
 
-* ``images/samples.png``: the sample grid of the evaluated checkpoint;
+* ``images/samples.png``: the sample grid of the evaluated checkpoint, and
+  ``images/samples_zoom.png`` (the adversarial VAE's enlarged crops) when the run has one;
 * ``metrics.json``: ``final.checkerboard_samples`` and ``final.checkerboard_real``, and the
   up-sampler the decoder was built with (its ``run`` record's ``upsampler`` choice, or Hydra's
   ``runtime.choices`` in ``.hydra/hydra.yaml`` when the record lacks it).
@@ -25,6 +26,7 @@ from ..run_files import HYDRA_FILE, IMAGES_DIR, METRICS_FILE
 from ..utils.io import atomic_write
 
 SAMPLES_FILE = f"{IMAGES_DIR}/samples.png"
+ZOOM_FILE = f"{IMAGES_DIR}/samples_zoom.png"
 PANEL_INCHES = 4.0
 DPI = 150
 
@@ -39,6 +41,8 @@ class RunSamples:
         checkerboard: checkerboard score of the run's samples (``None`` if not in ``metrics.json``).
         reference: checkerboard score of the real evaluation images (``None`` if absent).
         image: the sample grid, ``H x W x 3`` uint8.
+        grid_energy: the samples' power at the last 2x layer's grid frequencies (``None`` if absent).
+        zoom: the enlarged crops of the samples, ``H x W x 3`` uint8 (``None`` if the run has none).
     """
 
     run_dir: Path
@@ -46,11 +50,14 @@ class RunSamples:
     checkerboard: float | None
     reference: float | None
     image: np.ndarray
+    grid_energy: float | None = None
+    zoom: np.ndarray | None = None
 
     @property
     def label(self) -> str:
         score = "n/a" if self.checkerboard is None else f"{self.checkerboard:.3g}"
-        return f"{self.upsampler}\ncheckerboard score {score}"
+        grid = "" if self.grid_energy is None else f", grid energy {self.grid_energy:.2g}"
+        return f"{self.upsampler}\ncheckerboard score {score}{grid}"
 
 
 def load_run_samples(run_dir: str | os.PathLike[str]) -> RunSamples:
@@ -78,12 +85,18 @@ def load_run_samples(run_dir: str | os.PathLike[str]) -> RunSamples:
     final = metrics.get("final") or {}
     with Image.open(run_dir / SAMPLES_FILE) as picture:
         image = np.asarray(picture.convert("RGB"))
+    zoom = None
+    if (run_dir / ZOOM_FILE).is_file():
+        with Image.open(run_dir / ZOOM_FILE) as picture:
+            zoom = np.asarray(picture.convert("RGB"))
     return RunSamples(
         run_dir=run_dir,
         upsampler=str(upsampler),
         checkerboard=final.get("checkerboard_samples"),
         reference=final.get("checkerboard_real"),
         image=image,
+        grid_energy=final.get("grid_energy_samples"),
+        zoom=zoom,
     )
 
 
@@ -97,17 +110,25 @@ def compare_samples(
 ) -> Path:
     """Draw the sample grids of ``run_dirs`` in one row of panels and write the figure as PNG to ``out``.
 
-    Each panel is titled with its up-sampler and checkerboard score. The figure's title is ``title``
-    followed by the score of the real images when every run reports the same one (the runs
-    evaluated the same images). Written atomically; returns ``out``.
+    Each panel is titled with its up-sampler and checkerboard score (and grid energy). When every run
+    has enlarged crops (``samples_zoom.png``), a second row shows them, as Fig. 9's close-ups do. The
+    figure's title is ``title`` followed by the score of the real images when every run reports the
+    same one (the runs evaluated the same images). Written atomically; returns ``out``.
     """
     if not run_dirs:
         raise ValueError("compare_samples needs at least one run directory")
     runs = [load_run_samples(run_dir) for run_dir in run_dirs]
-    figure = Figure(figsize=(PANEL_INCHES * len(runs), PANEL_INCHES + 0.8), layout="constrained")
-    for axes, run in zip(figure.subplots(1, len(runs), squeeze=False)[0], runs):
-        axes.imshow(run.image, interpolation="nearest")
-        axes.set_title(run.label, fontsize=11)
+    zoomed = all(run.zoom is not None for run in runs)
+    rows = 2 if zoomed else 1
+    figure = Figure(figsize=(PANEL_INCHES * len(runs), PANEL_INCHES * rows + 0.8), layout="constrained")
+    panels = figure.subplots(rows, len(runs), squeeze=False)
+    for column, run in enumerate(runs):
+        panels[0][column].imshow(run.image, interpolation="nearest")
+        panels[0][column].set_title(run.label, fontsize=11)
+        if zoomed:
+            panels[1][column].imshow(run.zoom, interpolation="nearest")
+            panels[1][column].set_title("top-left crops, enlarged 4x", fontsize=9)
+    for axes in panels.flat:
         axes.set_axis_off()
     references = {run.reference for run in runs}
     heading = [title] if title else []

@@ -46,6 +46,20 @@ def test_compare_samples_labels_each_panel(tmp_path):
     assert Image.open(out).width > Image.open(out).height
 
 
+def test_runs_with_enlarged_crops_get_a_second_row_and_their_grid_energy_in_the_label(tmp_path):
+    runs = [generation_run(tmp_path, name, name) for name in ("deconv", "pixeldcl")]
+    flat = compare_samples(runs, tmp_path / "flat.png")
+    for run in runs:
+        Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(run / "images" / "samples_zoom.png")
+        metrics = run / "metrics.json"
+        write_json(metrics, {"run": {"upsampler": run.name}, "final": {"checkerboard_samples": 0.25,
+                                                                         "grid_energy_samples": 0.0013}})  # fmt: skip
+    assert load_run_samples(runs[0]).label == "deconv\ncheckerboard score 0.25, grid energy 0.0013"
+    two_rows = compare_samples(runs, tmp_path / "zoom.png")
+    assert Image.open(two_rows).height > 1.6 * Image.open(flat).height  # the crops' row below the samples
+    assert Image.open(two_rows).width == Image.open(flat).width
+
+
 def test_reports_import_neither_the_engine_nor_the_run_entry():
     imported = set()
     for path in Path(pixeldcn.report.__file__).parent.glob("*.py"):
