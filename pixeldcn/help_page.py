@@ -48,16 +48,21 @@ def _selection(entry: object) -> tuple[str, str | None] | None:
     return group, None if option is None else str(option)
 
 
+def _train_defaults(config_dir: Path) -> dict[str, str | None]:
+    """``train.yaml``'s defaults list as ``{group: option}``."""
+    train = yaml.safe_load((config_dir / "train.yaml").read_text())
+    return dict(selection for entry in train.get("defaults", []) if (selection := _selection(entry)))
+
+
 def config_groups(config_dir: Path) -> list[ConfigGroup]:
-    """The groups a user chooses on the command line, in ``configs/``'s order.
+    """The groups a user chooses on the command line, sorted by path.
 
     A top-level group is the user's when ``train.yaml`` selects it by a plain option (or ``null``);
     groups it selects by interpolation (``dataset_model: ${dataset}_${model}``, Hydra's
     specialisation pattern), groups it never selects (chosen by other configs) and Hydra's own
     ``hydra/`` are internal, and left out.
     """
-    train = yaml.safe_load((config_dir / "train.yaml").read_text())
-    defaults = dict(selection for entry in train.get("defaults", []) if (selection := _selection(entry)))
+    defaults = _train_defaults(config_dir)
     chosen_by_user = {group for group, option in defaults.items() if option is None or "${" not in option}
     chosen_by_user.discard("hydra")
     groups = []
@@ -71,9 +76,11 @@ def config_groups(config_dir: Path) -> list[ConfigGroup]:
 
 def schema_groups(config_dir: Path) -> list[str]:
     """The groups ``train.yaml`` selects that have no directory: the schema's (``trainer``, ``eval``, ...)."""
-    train = yaml.safe_load((config_dir / "train.yaml").read_text())
-    selected = [selection for entry in train.get("defaults", []) if (selection := _selection(entry))]
-    return [group for group, option in selected if option and "${" not in option and not (config_dir / group).is_dir()]
+    return [
+        group
+        for group, option in _train_defaults(config_dir).items()
+        if option and "${" not in option and not (config_dir / group).is_dir()
+    ]
 
 
 def help_text(config_dir: Path) -> str:
