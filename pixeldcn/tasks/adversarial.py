@@ -53,7 +53,8 @@ from pixeldcn.metrics.generative import (
     train_feature_classifier,
 )
 from pixeldcn.tasks.base import IncompatibleDatasetError, sum_attributes
-from pixeldcn.tasks.generation import batch_images
+from pixeldcn.tasks.generation import RECONSTRUCTION_ROWS, batch_images
+from pixeldcn.utils.figures import labelled_grid
 
 Phase = Literal["critic", "generator"]
 PHASES: tuple[Phase, ...] = ("critic", "generator")
@@ -462,7 +463,8 @@ class AdversarialTask:
         * ``samples``: ``num_vis_samples`` prior samples (fixed by ``sample_seed``), 8 a row;
         * ``samples_zoom``: the top-left quarter of the first 8 samples enlarged ``ZOOM`` times
           (nearest neighbour), where a 2x up-sampler's checkerboard is visible pixel by pixel;
-        * ``reconstructions``: the first ``num_vis_images`` inputs above their posterior-mean reconstructions.
+        * ``reconstructions``: the first ``num_vis_images`` inputs above their posterior-mean reconstructions
+          (``reconstructions_labelled``: the same with its two rows titled).
         """
         images = self.to_model_scale(batch_images(batch))
         samples = model.sample(self.num_vis_samples, generator=torch.Generator().manual_seed(self.sample_seed))
@@ -475,7 +477,8 @@ class AdversarialTask:
         return {
             "samples": _grid(samples, SAMPLE_GRID_COLUMNS),
             "samples_zoom": _grid(zoomed, SAMPLE_GRID_COLUMNS),
-            "reconstructions": _grid(reconstructions, len(shown)),
+            "reconstructions": (paired := _grid(reconstructions, len(shown))),
+            "reconstructions_labelled": labelled_grid(paired, RECONSTRUCTION_ROWS),
         }
 
     def write_artifacts(self, summary: dict[str, Any], run_dir: str | os.PathLike[str]) -> None:

@@ -20,9 +20,11 @@ from torchvision.utils import make_grid
 from pixeldcn.metrics.checkerboard import CheckerboardMeter
 from pixeldcn.models.vae import vae_loss
 from pixeldcn.tasks.base import IncompatibleDatasetError, sum_attributes
+from pixeldcn.utils.figures import labelled_grid
 
 RECON_LOSSES = ("bce", "mse")
 SAMPLE_GRID_COLUMNS = 8
+RECONSTRUCTION_ROWS = ("input", "reconstruction")
 
 
 def batch_images(batch: Tensor | tuple | list) -> Tensor:
@@ -201,7 +203,7 @@ class GenerationTask:
         * ``samples``: ``num_vis_samples`` decoded prior draws (fixed by ``sample_seed``), 8 a row
           (``SAMPLE_GRID_COLUMNS``);
         * ``reconstructions``: the first ``num_vis_images`` inputs above their posterior-mean
-          reconstructions;
+          reconstructions (``reconstructions_labelled``: the same with its two rows titled);
         * ``interpolation``: rows from pairs of inputs ``(0, 1), (2, 3), ...``, each the first
           input, ``interpolation_steps`` decodings of ``(1 - t) mu_a + t mu_b`` for ``t`` evenly
           from 0 to 1, then the second input. A batch of one image goes from it to ``z = 0``,
@@ -227,7 +229,8 @@ class GenerationTask:
         strip = torch.cat([start_images[:, None], decoded, end_images[:, None]], dim=1)
         return {
             "samples": _grid(samples, columns=SAMPLE_GRID_COLUMNS),
-            "reconstructions": _grid(reconstructions, columns=len(shown)),
+            "reconstructions": (paired := _grid(reconstructions, columns=len(shown))),
+            "reconstructions_labelled": labelled_grid(paired, RECONSTRUCTION_ROWS),
             "interpolation": _grid(strip.flatten(0, 1), columns=strip.shape[1]),
         }
 

@@ -180,7 +180,7 @@ def tile(grid: torch.Tensor, row: int, column: int, size: int) -> torch.Tensor:
 def test_pictures_show_samples_reconstructions_and_interpolations(vae, images):
     task = GenerationTask(dataset(), num_vis_samples=10, num_vis_images=3, interpolation_steps=4, interpolation_rows=2)
     pictures = task.visualize(vae, (images, torch.zeros(6)))
-    assert set(pictures) == {"samples", "reconstructions", "interpolation"}
+    assert set(pictures) == {"samples", "reconstructions", "reconstructions_labelled", "interpolation"}
 
     samples = vae.sample(10, generator=torch.Generator().manual_seed(0))
     assert pictures["samples"].shape == (3, 2 + 2 * 18, 2 + 8 * 18)  # 8 per row
@@ -191,6 +191,13 @@ def test_pictures_show_samples_reconstructions_and_interpolations(vae, images):
     for column in range(3):
         torch.testing.assert_close(tile(grid, 0, column, 16), images[column])
         torch.testing.assert_close(tile(grid, 1, column, 16), vae.reconstruct(images[column : column + 1])[0])
+    # The labelled picture is the same grid with a column of row titles (dark text on white) to its left.
+    labelled, (height, width) = pictures["reconstructions_labelled"], grid.shape[1:]
+    quantised = (grid * 255).round() / 255
+    offsets = [
+        x for x in range(labelled.shape[-1] - width + 1) if torch.equal(labelled[:, :height, x : x + width], quantised)
+    ]
+    assert len(offsets) == 1 and offsets[0] > 0 and (labelled[:, :height, : offsets[0]] < 0.5).any()
 
     # Rows from pairs (0, 1) and (2, 3): input, 4 decodings from mu_a to mu_b, input.
     strip = pictures["interpolation"]

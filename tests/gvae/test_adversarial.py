@@ -338,7 +338,7 @@ def test_evaluation_accumulates_over_batches_and_processes():
 def test_pictures_of_2d_and_3d_models_are_rgb_in_unit_range():
     task = AdversarialTask(IMAGES, num_vis_samples=4, num_vis_images=2)
     pictures = task.visualize(tiny_model().eval(), batches(1)[0])
-    assert set(pictures) == {"samples", "samples_zoom", "reconstructions"}
+    assert set(pictures) == {"samples", "samples_zoom", "reconstructions", "reconstructions_labelled"}
     for picture in pictures.values():
         assert picture.dim() == 3 and picture.shape[0] == 3 and 0 <= picture.min() and picture.max() <= 1
     volumes = SimpleNamespace(channels=1, image_size=8, value_range=(-1.0, 1.0))
