@@ -110,6 +110,20 @@ def test_logger_mlflow_logs_metrics_by_step_and_the_config_as_parameters(run_tra
     assert fake.calls[-1][0] == "end_run" and (run_dir / "mlflow_run_id").read_text() == "run-1"
 
 
+def test_logger_mlflow_continues_its_run_when_a_run_resumes(tmp_path, monkeypatch):
+    from pixeldcn.engine.loggers import MLflowLogger
+
+    fake = FakeMLflow()
+    monkeypatch.setitem(sys.modules, "mlflow", fake)
+    MLflowLogger(tmp_path).on_run_start({"seed": 0})
+    MLflowLogger(tmp_path).on_run_start({"seed": 0})  # the resumed process: a new logger, the same directory
+    assert [kwargs for _, kwargs in fake.named("start_run")] == [
+        {"run_id": None, "run_name": tmp_path.name},
+        {"run_id": "run-1", "run_name": None},
+    ]
+    assert len(fake.named("log_params")) == 1  # MLflow refuses to change a logged parameter
+
+
 def test_logger_mlflow_without_the_package_is_a_config_error_saying_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` then raises ImportError
     with composed("logger=mlflow") as cfg:
