@@ -219,8 +219,8 @@ def training_setting(plan: Plan, name: str, *overrides: str, cap: float = 60) ->
 def ddp(plan: Plan) -> Step:
     """``torchrun`` of a smoke run; the engine must log that it joined a process group (NCCL on GPUs).
 
-    On a machine with one GPU that is one process, where the engine today trains without a process
-    group (``launched_by_torchrun`` asks for ``WORLD_SIZE > 1``), so the step fails saying so.
+    On a machine with one GPU that is one process, which still joins a process group of one and
+    trains through DistributedDataParallel, so NCCL runs.
     """
     processes = plan.ddp_processes
     run_dir = plan.out / "runs" / "ddp"

@@ -1,9 +1,10 @@
 """Scaling out the one training loop: the torchrun process group, data and model sharding, reductions.
 
-Distributed runs are started by ``torchrun``, which sets ``RANK``, ``LOCAL_RANK`` and
-``WORLD_SIZE`` for every process; :func:`setup` then joins the process group (NCCL on GPUs, Gloo
-on the CPU). Without those variables (a plain ``python train.py``) every helper here is a no-op
-for a world of one process, so the engine has a single code path.
+Distributed runs are started by ``torchrun``, which sets ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``
+and ``TORCHELASTIC_RUN_ID`` for every process; :func:`setup` then joins the process group (NCCL on
+GPUs, Gloo on the CPU), also when torchrun starts a single process (one GPU: the DDP path, NCCL
+included, still runs). Without those variables (a plain ``python train.py``) every helper here is a
+no-op for a world of one process, so the engine has a single code path.
 
 What the engine does with them:
 
@@ -45,13 +46,13 @@ _HYDRA_JOB_FILES = {".hydra", "train.log"}
 
 
 def launched_by_torchrun() -> bool:
-    """Whether this process is one of several started by ``torchrun`` (``WORLD_SIZE`` > 1)."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    """Whether ``torchrun`` started this process (its ``TORCHELASTIC_RUN_ID``, or ``WORLD_SIZE`` > 1)."""
+    return "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def is_distributed() -> bool:
-    """Whether a process group of more than one process is active."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    """Whether this process has joined a process group (torchrun's; one process counts)."""
+    return dist.is_available() and dist.is_initialized()
 
 
 def launched_as_main_process() -> bool:

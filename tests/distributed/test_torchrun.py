@@ -18,9 +18,9 @@ EVAL = ["eval.num_images=7", "eval.num_batches=null", "eval.batch_size=2"]
 SMALL_DATA = ["dataset.num_samples=16", "trainer.device=cpu"]
 
 
-def torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def torchrun(*args: str, processes: int = 2, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
     return subprocess.run(
         [*command, str(TRAIN_SCRIPT), *args],
         cwd=REPO_ROOT,
@@ -78,3 +78,13 @@ def test_two_processes_train_one_run_and_evaluate_like_one_process(tmp_path: Pat
     assert [entry["epoch"] for entry in history] == [1, 2, 3]
     assert torch.load(run_dir / "last.pt", map_location="cpu", weights_only=False)["step"] == 6
     assert [path.parent for path in logs.rglob(".hydra")] == [run_dir]
+
+
+def test_one_process_under_torchrun_joins_a_process_group_and_trains_through_ddp(tmp_path: Path) -> None:
+    # One GPU means one process: it must still exercise the process group (NCCL there, Gloo here).
+    trained = torchrun(*QUIET_SMOKE, *SMALL_DATA, *EVAL, f"hydra.run.dir={tmp_path / 'run'}", processes=1)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "distributed: 1 processes, backend gloo" in (tmp_path / "run" / "train.log").read_text()
+    checkpoint = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=False)
+    assert not any(key.startswith("module.") for key in checkpoint["model"])  # saved unwrapped
+    assert final_metrics(tmp_path / "run")["num_images"] == 7
