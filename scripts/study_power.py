@@ -25,6 +25,7 @@ import argparse
 import math
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from scipy import stats
@@ -55,6 +56,14 @@ def unpaired_seeds_needed(delta: float, sd: float, alpha: float = 0.05, power: f
         if achieved >= power:
             return n
     raise ValueError(f"more than 10000 seeds needed for delta={delta} at sd={sd}")
+
+
+def seeds_or_more(needed: Callable[..., int], *args: float) -> str:
+    """``needed(*args)`` as text, or ``over 10000`` when the search gives up."""
+    try:
+        return str(needed(*args))
+    except ValueError:
+        return "over 10000"
 
 
 def upper_sd_bound(sd: float, freedom: int, confidence: float = 0.8) -> float:
@@ -114,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         listed = ", ".join(f"{difference:+.4f}" for difference in differences)
         half_width = stats.t.ppf(1 - args.alpha / 2, len(seeds) - 1) * sd_diff / math.sqrt(len(seeds))
         mean_diff = statistics.mean(differences)
-        paired = paired_seeds_needed(args.delta, sd_diff, args.alpha, args.power)
-        paired_upper = paired_seeds_needed(args.delta, upper, args.alpha, args.power)
-        unpaired = unpaired_seeds_needed(args.delta, sd_arms, args.alpha, args.power)
+        paired = seeds_or_more(paired_seeds_needed, args.delta, sd_diff, args.alpha, args.power)
+        paired_upper = seeds_or_more(paired_seeds_needed, args.delta, upper, args.alpha, args.power)
+        unpaired = seeds_or_more(unpaired_seeds_needed, args.delta, sd_arms, args.alpha, args.power)
         print(
             f"{metric}: {args.reference} {statistics.mean(reference):.4f} ± {statistics.stdev(reference):.4f}, "
             f"{args.arm} {statistics.mean(arm):.4f} ± {statistics.stdev(arm):.4f} (sd over seeds); "

@@ -31,7 +31,7 @@ KNOWN_METRICS = (
 )
 PAPER_METRICS = ("pixel_acc", "mean_iou")
 """The metrics of the paper's Table 1."""
-NOT_METRICS = ("epoch", "num_images")
+NOT_METRICS = ("epoch", "num_images", "boundary_width", "skipped_samples")
 """Scalars of ``final`` that describe the evaluation rather than measure it."""
 
 

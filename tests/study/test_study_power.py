@@ -77,3 +77,8 @@ def test_a_difference_of_two_metrics_of_each_run_gets_each_arms_interval(tmp_pat
     printed = capsys.readouterr().out
     assert "95% CI of the means: deconv 0.0030 [0.0005, 0.0055]" in printed
     assert "paired differences -0.0010, -0.0030, -0.0020: mean -0.0020" in printed
+
+
+def test_a_difference_too_small_for_any_study_says_so_instead_of_failing():
+    assert study_power.seeds_or_more(study_power.paired_seeds_needed, 1e-6, 1.0) == "over 10000"
+    assert study_power.seeds_or_more(study_power.paired_seeds_needed, 0.02, 0.02) == "10"
