@@ -385,7 +385,7 @@ def test_shell_completion_of_group_options_imports_neither_hydra_nor_torch():
     text, _ = imported_modules(
         "-sc", "query=fish", env={"COMP_LINE": "python train.py debug=smoke +upsampler=pixeldcl_"}
     )
-    assert text.splitlines() == ["+upsampler=pixeldcl_2x2", "+upsampler=pixeldcl_seq"]
+    assert text.splitlines() == ["+upsampler=pixeldcl_2x2", "+upsampler=pixeldcl_balanced", "+upsampler=pixeldcl_seq"]
 
 
 def test_shell_completion_of_keys_is_still_answered_by_hydra():

@@ -119,9 +119,13 @@ def compare_samples(
         raise ValueError("compare_samples needs at least one run directory")
     runs = [load_run_samples(run_dir) for run_dir in run_dirs]
     zoomed = all(run.zoom is not None for run in runs)
-    rows = 2 if zoomed else 1
-    figure = Figure(figsize=(PANEL_INCHES * len(runs), PANEL_INCHES * rows + 0.8), layout="constrained")
-    panels = figure.subplots(rows, len(runs), squeeze=False)
+    # Each row as tall as its pictures are at the panels' width (the crops are one strip).
+    heights = [max(run.image.shape[0] / run.image.shape[1] for run in runs)]
+    if zoomed:
+        heights.append(max(run.zoom.shape[0] / run.zoom.shape[1] for run in runs))
+    size = (PANEL_INCHES * len(runs), PANEL_INCHES * sum(heights) + 0.8 * len(heights))
+    figure = Figure(figsize=size, layout="constrained")
+    panels = figure.subplots(len(heights), len(runs), squeeze=False, height_ratios=heights)
     for column, run in enumerate(runs):
         panels[0][column].imshow(run.image, interpolation="nearest")
         panels[0][column].set_title(run.label, fontsize=11)

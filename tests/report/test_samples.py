@@ -57,6 +57,11 @@ def test_runs_with_enlarged_crops_get_a_second_row_and_their_grid_energy_in_the_
     assert load_run_samples(runs[0]).label == "deconv\ncheckerboard score 0.25, grid energy 0.0013"
     two_rows = compare_samples(runs, tmp_path / "zoom.png")
     assert Image.open(two_rows).height > 1.6 * Image.open(flat).height  # the crops' row below the samples
+    strips = [generation_run(tmp_path / "strip", name, name) for name in ("deconv", "pixeldcl")]
+    for run in strips:
+        Image.fromarray(np.zeros((5, 40, 3), np.uint8)).save(run / "images" / "samples_zoom.png")
+    strip_figure = Image.open(compare_samples(strips, tmp_path / "strip.png"))
+    assert strip_figure.height < Image.open(two_rows).height  # a strip of crops gets a low row
     assert Image.open(two_rows).width == Image.open(flat).width
 
 
