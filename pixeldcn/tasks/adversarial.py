@@ -474,10 +474,11 @@ class AdversarialTask:
         quarter = max(1, samples.shape[-1] // 2)
         crops = samples[:SAMPLE_GRID_COLUMNS, :, :quarter, :quarter]
         zoomed = F.interpolate(crops.float(), scale_factor=ZOOM, mode="nearest")
+        paired = _grid(reconstructions, len(shown))
         return {
             "samples": _grid(samples, SAMPLE_GRID_COLUMNS),
             "samples_zoom": _grid(zoomed, SAMPLE_GRID_COLUMNS),
-            "reconstructions": (paired := _grid(reconstructions, len(shown))),
+            "reconstructions": paired,
             "reconstructions_labelled": labelled_grid(paired, RECONSTRUCTION_ROWS),
         }
 

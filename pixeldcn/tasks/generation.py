@@ -227,9 +227,10 @@ class GenerationTask:
         decoded = model.decode(codes.flatten(0, 1)).unflatten(0, codes.shape[:2])
         start_images = images[0 : 2 * len(starts) : 2]
         strip = torch.cat([start_images[:, None], decoded, end_images[:, None]], dim=1)
+        paired = _grid(reconstructions, columns=len(shown))
         return {
             "samples": _grid(samples, columns=SAMPLE_GRID_COLUMNS),
-            "reconstructions": (paired := _grid(reconstructions, columns=len(shown))),
+            "reconstructions": paired,
             "reconstructions_labelled": labelled_grid(paired, RECONSTRUCTION_ROWS),
             "interpolation": _grid(strip.flatten(0, 1), columns=strip.shape[1]),
         }
