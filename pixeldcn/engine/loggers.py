@@ -39,12 +39,34 @@ MLFLOW_PARAMS_PER_CALL = 100
 MLFLOW_MAX_PARAM_LENGTH = 6000
 
 
-class CSVLogger(Callback):
+class ScalarLogger(Callback):
+    """A logger of scalars only: ``train/`` and ``lr/`` values every logging step, ``val/`` after each
+    validation, ``final/`` at the last step; subclasses say how one group is written (:meth:`log_scalars`)."""
+
+    _step = 0
+
+    def log_scalars(self, prefix: str, values: Mapping[str, Any], step: int) -> None:
+        """Write the finite numbers of ``values`` as ``<prefix>/<key>`` at ``step``."""
+        raise NotImplementedError
+
+    def on_train_log(self, step: int, logs: Mapping[str, float], learning_rates: Mapping[str, float]) -> None:
+        self._step = step
+        self.log_scalars("train", logs, step)
+        self.log_scalars("lr", learning_rates, step)
+
+    def on_validation_end(self, step: int, summary: Mapping[str, Any], images: Callable[[], dict[str, Tensor]]) -> None:
+        self._step = step
+        self.log_scalars("val", summary, step)
+
+    def on_run_end(self, final: Mapping[str, Any]) -> None:
+        self.log_scalars("final", final, self._step)
+
+
+class CSVLogger(ScalarLogger):
     """Scalars in ``<run_dir>/csv/metrics.csv`` (``step,name,value``) and the configuration in ``hparams.yaml``."""
 
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:
         self.log_dir = Path(run_dir) / CSV_DIR
-        self._step = 0
 
     @property
     def metrics_file(self) -> Path:
@@ -52,7 +74,6 @@ class CSVLogger(Callback):
 
     def log_scalars(self, prefix: str, values: Mapping[str, Any], step: int) -> None:
         """Append the finite numbers of ``values`` as ``<prefix>/<key>`` rows at ``step``."""
-        self._step = step
         rows = [(step, f"{prefix}/{key}", repr(value)) for key, value in scalars(values).items()]
         if not rows:
             return
@@ -68,18 +89,8 @@ class CSVLogger(Callback):
         text = yaml.safe_dump(hyperparameter_values(hyperparameters), sort_keys=False)
         atomic_write_text(self.log_dir / HPARAMS_FILE, text)
 
-    def on_train_log(self, step: int, logs: Mapping[str, float], learning_rates: Mapping[str, float]) -> None:
-        self.log_scalars("train", logs, step)
-        self.log_scalars("lr", learning_rates, step)
 
-    def on_validation_end(self, step: int, summary: Mapping[str, Any], images: Callable[[], dict[str, Tensor]]) -> None:
-        self.log_scalars("val", summary, step)
-
-    def on_run_end(self, final: Mapping[str, Any]) -> None:
-        self.log_scalars("final", final, self._step)
-
-
-class MLflowLogger(Callback):
+class MLflowLogger(ScalarLogger):
     """Scalars as MLflow metrics (``train/``, ``lr/``, ``val/``, ``final/`` keys, by step) and the
     configuration as MLflow parameters, in one MLflow run per run directory (module doc).
 
@@ -101,7 +112,6 @@ class MLflowLogger(Callback):
         self.run_dir = Path(run_dir)
         self.tracking_uri = tracking_uri or (self.run_dir / MLFLOW_DIR).resolve().as_uri()
         self.experiment_name = experiment_name
-        self._step = 0
 
     def on_run_start(self, hyperparameters: Mapping[str, Any]) -> None:
         self.mlflow.set_tracking_uri(self.tracking_uri)
@@ -121,20 +131,12 @@ class MLflowLogger(Callback):
 
     def log_scalars(self, prefix: str, values: Mapping[str, Any], step: int) -> None:
         """Log the finite numbers of ``values`` as ``<prefix>/<key>`` at ``step``."""
-        self._step = step
         metrics = {f"{prefix}/{key}": float(value) for key, value in scalars(values).items()}
         if metrics:
             self.mlflow.log_metrics(metrics, step=step)
 
-    def on_train_log(self, step: int, logs: Mapping[str, float], learning_rates: Mapping[str, float]) -> None:
-        self.log_scalars("train", logs, step)
-        self.log_scalars("lr", learning_rates, step)
-
-    def on_validation_end(self, step: int, summary: Mapping[str, Any], images: Callable[[], dict[str, Tensor]]) -> None:
-        self.log_scalars("val", summary, step)
-
     def on_run_end(self, final: Mapping[str, Any]) -> None:
-        self.log_scalars("final", final, self._step)
+        super().on_run_end(final)
         self.mlflow.end_run()
 
 

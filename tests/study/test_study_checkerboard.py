@@ -8,8 +8,6 @@ import pytest
 from conftest import QUIET_SMOKE, composed
 from data.conftest import write_fashion_idx_fixture
 
-from pixeldcn.engine.loop import Trainer
-
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 
@@ -22,22 +20,14 @@ def test_the_study_sweeps_the_registered_arms_and_seeds_of_the_adversarial_vae()
         assert cfg.trainer.max_epochs * cfg.trainer.limit_train_batches == 300
 
 
-def test_smoke_run_chooses_best_on_val_and_reports_the_grid_energies_on_test(run_train, tmp_path, monkeypatch):
+def test_smoke_run_chooses_best_on_val_and_reports_the_grid_energies_on_test(run_train, tmp_path, validated_splits):
     fashion = write_fashion_idx_fixture(tmp_path / "fashion", train_labels=tuple(range(10)) * 2)
-    validated = []
-    fit = Trainer.fit
-
-    def recording_fit(self, model, task, optimizer, train_set, val_set, **kwargs):
-        validated.append(val_set.split)
-        return fit(self, model, task, optimizer, train_set, val_set, **kwargs)
-
-    monkeypatch.setattr(Trainer, "fit", recording_fit)
     overrides = [f"dataset.root={fashion.root}", "dataset.val_size=4", "logger=none"]
     run_train(tmp_path / "run", "experiment=study_checkerboard", *QUIET_SMOKE, *overrides)
 
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     final = metrics["final"]
-    assert validated == ["val"] and final["split"] == "test"
+    assert validated_splits == ["val"] and final["split"] == "test"
     assert metrics["run"]["experiment"] == "study_checkerboard" and metrics["run"]["upsampler"] == "deconv"
     for key in ("grid_energy_samples", "grid_energy_real", "residual_grid_energy", "mmd"):
         assert final[key] >= 0, key

@@ -11,7 +11,6 @@ from data.conftest import write_fashion_idx_fixture
 
 import pixeldcn.build as build
 from pixeldcn.data import FashionScenes
-from pixeldcn.engine.loop import Trainer
 from pixeldcn.engine.seed import seed_everything, with_private_rng
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -73,19 +72,11 @@ def test_private_rng_factory_gives_each_call_its_own_stream_and_leaves_the_globa
     assert torch.equal(again(3), first) and torch.equal(again(5)[:3], second)
 
 
-def test_smoke_run_chooses_best_on_select_and_reports_on_report(run_train, tmp_path, fashion, monkeypatch):
-    validated = []
-    fit = Trainer.fit
-
-    def recording_fit(self, model, task, optimizer, train_set, val_set, **kwargs):
-        validated.append(val_set.split)
-        return fit(self, model, task, optimizer, train_set, val_set, **kwargs)
-
-    monkeypatch.setattr(Trainer, "fit", recording_fit)
+def test_smoke_run_chooses_best_on_select_and_reports_on_report(run_train, tmp_path, fashion, validated_splits):
     run_train(tmp_path, "experiment=study_edges", *QUIET_SMOKE, f"dataset.root={fashion.root}")
 
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert validated == ["select"]
+    assert validated_splits == ["select"]
     final = metrics["final"]
     assert final["split"] == "report" and metrics["run"]["experiment"] == "study_edges"
     assert final["boundary_width"] == 2
