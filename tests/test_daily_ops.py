@@ -321,16 +321,23 @@ def test_the_final_line_names_the_checkpoint_and_its_epoch(run_train, tmp_path):
     assert f"final val (best.pt, epoch {epoch}/2): pixel_acc " in (run_dir / "train.log").read_text()
 
 
-def test_a_redirected_run_prints_no_progress_bars(tmp_path):
-    # Bars are on (trainer.progress_bar defaults to true) but stderr is a pipe, not a terminal.
-    result = subprocess.run(
-        [sys.executable, str(TRAIN_SCRIPT), "debug=smoke", "logger=none", f"hydra.run.dir={tmp_path / 'run'}"],
+def bare_python(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python *args`` from the repository root in a bare environment (no terminal, no
+    inherited variables but ``env``), its output captured."""
+    return subprocess.run(
+        [sys.executable, *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
-        env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)},
+        timeout=timeout,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), **(env or {})},
     )
+
+
+def test_a_redirected_run_prints_no_progress_bars(tmp_path):
+    # Bars are on (trainer.progress_bar defaults to true) but stderr is a pipe, not a terminal.
+    overrides = ["debug=smoke", "logger=none", f"hydra.run.dir={tmp_path / 'run'}"]
+    result = bare_python(str(TRAIN_SCRIPT), *overrides, env={"OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
     assert "\r" not in result.stderr + result.stdout and "epoch 1/2" not in result.stderr
     assert "final val (best, epoch " in result.stdout
@@ -338,14 +345,7 @@ def test_a_redirected_run_prints_no_progress_bars(tmp_path):
 
 def imported_modules(*args: str, env: dict[str, str] | None = None) -> tuple[str, set[str]]:
     """``python -X importtime train.py *args``: its standard output and the modules it imported."""
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", str(TRAIN_SCRIPT), *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), **(env or {})},
-    )
+    result = bare_python("-X", "importtime", str(TRAIN_SCRIPT), *args, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     lines = [line.split("|")[-1] for line in result.stderr.splitlines() if line.startswith("import time:")]
     return result.stdout, {line.strip() for line in lines}
@@ -425,14 +425,7 @@ def test_segmentation_pictures_carry_row_titles_and_a_legend_of_the_dataset_clas
 def test_the_end_of_a_sweep_prints_its_summary_table_and_path(tmp_path):
     # The default sweep directory (no hydra.sweep.dir): outputs/debug/multirun/<time> under paths.log_dir.
     overrides = ["-m", "debug=smoke", "logger=none", "upsampler=deconv,pixeldcl", f"paths.log_dir={tmp_path}"]
-    result = subprocess.run(
-        [sys.executable, str(TRAIN_SCRIPT), *overrides],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)},
-    )
+    result = bare_python(str(TRAIN_SCRIPT), *overrides, env={"OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
     (sweep,) = (tmp_path / "debug" / "multirun").iterdir()
     table = result.stdout.split("sweep of 2 runs done:\n")[1].splitlines()

@@ -8,27 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from pixeldcn.data.palette import pascal_palette
 from pixeldcn.tasks import IncompatibleDatasetError, SegmentationTask, Task
 from pixeldcn.tasks.segmentation import predicted_classes
-
-
-class Labels:
-    num_classes = 3
-    class_names = ["background", "cat", "dog"]
-    palette = pascal_palette(3)
-    ignore_index = 255
-
-
-class FixedScores(nn.Module):
-    """Returns the given scores whatever the input."""
-
-    def __init__(self, scores: torch.Tensor) -> None:
-        super().__init__()
-        self.scores = scores
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.scores
+from tasks.conftest import FixedScores, Labels
 
 
 def one_hot_scores(predictions: torch.Tensor, num_classes: int = 3) -> torch.Tensor:

@@ -10,25 +10,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from pixeldcn.data.palette import pascal_palette
 from pixeldcn.tasks import SegmentationTask
 from pixeldcn.tasks.segmentation_report import per_class_table, row_normalized
-
-
-class Labels:
-    num_classes = 3
-    class_names = ["background", "cat", "dog"]
-    palette = pascal_palette(3)
-    ignore_index = 255
-
-
-class FixedScores(nn.Module):
-    def __init__(self, scores: torch.Tensor) -> None:
-        super().__init__()
-        self.scores = scores
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.scores
+from tasks.conftest import FixedScores, Labels
 
 
 def test_the_saved_confusion_matrix_counts_every_labelled_pixel(tmp_path, caplog):
