@@ -48,6 +48,11 @@ def _selection(entry: object) -> tuple[str, str | None] | None:
     return group, None if option is None else str(option)
 
 
+def _options(directory: Path) -> list[str]:
+    """The options of a config group: its YAML files' names."""
+    return sorted(path.stem for path in directory.glob("*.yaml"))
+
+
 def _train_defaults(config_dir: Path) -> dict[str, str | None]:
     """``train.yaml``'s defaults list as ``{group: option}``."""
     train = yaml.safe_load((config_dir / "train.yaml").read_text())
@@ -68,7 +73,7 @@ def config_groups(config_dir: Path) -> list[ConfigGroup]:
     groups = []
     for directory in sorted(path for path in config_dir.rglob("*") if path.is_dir()):
         name = directory.relative_to(config_dir).as_posix()
-        options = tuple(sorted(path.stem for path in directory.glob("*.yaml")))
+        options = tuple(_options(directory))
         if options and name.split("/")[0] in chosen_by_user:
             groups.append(ConfigGroup(name, options, defaults.get(name)))
     return groups
@@ -120,7 +125,7 @@ def completions(config_dir: Path, argv: list[str], environ: dict[str, str] | os.
     directory = config_dir / group
     if not equals or not group or any(char in partial for char in "[,") or not directory.is_dir():
         return None
-    options = sorted(path.stem for path in directory.glob("*.yaml") if path.stem.startswith(partial))
+    options = [option for option in _options(directory) if option.startswith(partial)]
     if not options:
         return None
     return ("\n" if shell == "fish" else " ").join(f"{prefix}{group}={option}" for option in options)
