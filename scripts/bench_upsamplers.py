@@ -7,6 +7,7 @@ initialisation; the load average before and after the run, with a warning when i
 python scripts/bench_upsamplers.py --device cpu
 python scripts/bench_upsamplers.py --device cuda --batch-size 8 --repeats 50
 python scripts/bench_upsamplers.py --names pixeldcl3d pixelcl   # baselines are always added
+python scripts/bench_upsamplers.py --names deconv:native ipixeldcl:fast   # other forms beside the defaults
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from pixeldcn.utils.timing import resolve_device
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default)")
-    parser.add_argument("--names", nargs="+", default=list(bench.ALL_NAMES), choices=list(bench.ALL_NAMES))
+    parser.add_argument(
+        "--names",
+        nargs="+",
+        default=list(bench.ALL_NAMES),
+        metavar="NAME[:IMPL]",
+        help=f"layers to time, each optionally in another form (deconv:native); names: {', '.join(bench.ALL_NAMES)}",
+    )
     parser.add_argument("--width", type=int, default=64, help="U-Net base width (paper: 64)")
     parser.add_argument("--size", type=int, default=256, help="U-Net input size (paper: 256)")
     parser.add_argument("--width-3d", type=int, default=16, help="UNet3D base width for the 3D up-samplers")

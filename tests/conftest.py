@@ -60,10 +60,10 @@ def randomize(module: torch.nn.Module, seed: int) -> torch.nn.Module:
     return module
 
 
-def reference_and_fast(name: str, cin: int, cout: int, seed: int = 0):
-    """The ``reference`` and ``fast`` forms of up-sampler ``name`` holding the same random weights."""
+def reference_and_fast(name: str, cin: int, cout: int, seed: int = 0, impl: str = "fast"):
+    """The ``reference`` form and the ``impl`` form of up-sampler ``name`` holding the same random weights."""
     reference = randomize(build_upsampler(name, cin, cout, impl="reference"), seed)
-    fast = build_upsampler(name, cin, cout, impl="fast")
+    fast = build_upsampler(name, cin, cout, impl=impl)
     fast.load_state_dict(reference.state_dict())
     return reference, fast
 

@@ -63,16 +63,30 @@ class Family:
     column: str  # heading of the name column in its Markdown table
     names: tuple[str, ...]
     baselines: tuple[str, ...]
-    build: Callable[[str, int], nn.Module]  # (name, channels) -> layer mapping channels to channels
+    build: Callable[..., nn.Module]  # (name, channels, **options) -> layer mapping channels to channels
     output_scale: int  # output size / input size along each axis
 
 
 FAMILIES = (
-    Family("2d", "up-sampler", tuple(UPSAMPLERS), BASELINES, lambda name, c: build_upsampler(name, c, c), 2),
-    Family("3d", "up-sampler", tuple(UPSAMPLERS_3D), ("deconv3d",), lambda name, c: build_upsampler(name, c, c), 2),
-    Family("conv", "convolution", tuple(CONVS), ("conv",), lambda name, c: build_conv(name, c, c), 1),
+    Family("2d", "up-sampler", tuple(UPSAMPLERS), BASELINES, lambda name, c, **o: build_upsampler(name, c, c, **o), 2),
+    Family(
+        "3d",
+        "up-sampler",
+        tuple(UPSAMPLERS_3D),
+        ("deconv3d",),
+        lambda name, c, **o: build_upsampler(name, c, c, **o),
+        2,
+    ),
+    Family("conv", "convolution", tuple(CONVS), ("conv",), lambda name, c, **o: build_conv(name, c, c, **o), 1),
 )
 ALL_NAMES = tuple(name for family in FAMILIES for name in family.names)
+
+
+def split_variant(label: str) -> tuple[str, dict[str, str]]:
+    """``"pixeldcl:two_tap"`` -> ``("pixeldcl", {"impl": "two_tap"})``: a layer in another of its
+    forms, timed beside the default one (a plain name builds the default form)."""
+    name, _, impl = label.partition(":")
+    return name, ({"impl": impl} if impl else {})
 
 
 def unet_decoder_shapes(width: int = 64, image_size: int = 256) -> list[DecoderShape]:
@@ -92,8 +106,9 @@ def decoder_conv_shapes(width: int = 64, image_size: int = 256) -> list[DecoderS
 
 
 def baselines_for(names: Sequence[str]) -> list[str]:
-    """The baselines of every family that ``names`` draws from, in family order."""
-    return [base for family in FAMILIES if set(names) & set(family.names) for base in family.baselines]
+    """The baselines of every family that ``names`` (plain or ``name:impl``) draws from, in family order."""
+    layers = {split_variant(name)[0] for name in names}
+    return [base for family in FAMILIES if layers & set(family.names) for base in family.baselines]
 
 
 def smooth_noise(shape: Sequence[int], generator: torch.Generator) -> torch.Tensor:
@@ -139,12 +154,14 @@ def run(
 ) -> dict:
     """Benchmark ``names`` (must include their families' baselines for ratios); returns a JSON-ready dict.
 
+    A name may select one of the layer's forms, ``name:impl`` (``split_variant``), to time it beside the default.
+
     2D up-samplers run at ``unet_decoder_shapes(width, image_size)``, convolutions at
     ``decoder_conv_shapes(width, image_size)`` and 3D up-samplers at
     ``unet3d_decoder_shapes(width_3d, volume_size, depth_3d)``; the roofline's matrix product is
     ``matmul_size`` square (default :func:`default_matmul_size`).
     """
-    unknown = sorted(set(names) - set(ALL_NAMES))
+    unknown = sorted(label for label in names if split_variant(label)[0] not in ALL_NAMES)
     if unknown:
         raise ValueError(f"unknown layer(s) {unknown}; valid names: {', '.join(ALL_NAMES)}")
     started = time.perf_counter()
@@ -155,7 +172,7 @@ def run(
         "3d": unet3d_decoder_shapes(width_3d, volume_size, depth_3d),
         "conv": decoder_conv_shapes(width, image_size),
     }
-    family_of = {name: family for family in FAMILIES for name in family.names}
+    family_of = {label: family for family in FAMILIES for label in names if split_variant(label)[0] in family.names}
     gen = torch.Generator().manual_seed(seed)
     modules, inputs, grads = {}, {}, {}
     for name in names:
@@ -166,7 +183,8 @@ def run(
             out_shape = (batch_size, s.channels, *[family.output_scale * s.size] * s.dims)
             if (family.output_scale, s) not in grads:
                 grads[(family.output_scale, s)] = torch.randn(out_shape, generator=gen).to(device)
-            modules[(name, s)] = family.build(name, s.channels).to(device)
+            layer, options = split_variant(name)
+            modules[(name, s)] = family.build(layer, s.channels, **options).to(device)
 
     def forward(key):
         module, x = modules[key], inputs[key[1]]
@@ -212,7 +230,7 @@ def run(
         probe = smooth_noise(shapes[-1].input_shape(1), gen).to(device)
         with torch.no_grad():
             score = checkerboard_score(_as_images(module(probe)).float().cpu())
-        taps = overlap(name) if family.key != "conv" and is_deconvolution(module) else None
+        taps = overlap(split_variant(name)[0]) if family.key != "conv" and is_deconvolution(module) else None
         results[name] = row | {
             "parameters": sum(count_parameters(modules[key]) for key in keys),
             "macs": sum(count_macs(modules[(name, s)], s.input_shape(1)) for s in shapes) * batch_size,
@@ -223,7 +241,7 @@ def run(
         }
     for family in FAMILIES:
         measures = {"forward": "forward_seconds", "forward_backward": "forward_backward_seconds", "macs": "macs"}
-        add_ratios(results, measures, family.baselines, names=[name for name in results if name in family.names])
+        add_ratios(results, measures, family.baselines, names=[name for name in results if family_of[name] is family])
     return {
         "environment": device_description(device),
         "config": {

@@ -10,9 +10,9 @@ IMPLS = ("fast", "reference")
 INITS = ("default", "balanced")
 
 
-def check_impl(impl: str) -> str:
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {', '.join(IMPLS)}; got {impl!r}")
+def check_impl(impl: str, impls: tuple[str, ...] = IMPLS) -> str:
+    if impl not in impls:
+        raise ValueError(f"impl must be one of {', '.join(impls)}; got {impl!r}")
     return impl
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -30,26 +31,42 @@ def interleave(f1: Tensor, f2: Tensor, f3: Tensor, f4: Tensor) -> Tensor:
     copied once, straight into its strided view of the output (stack + shuffle copies twice,
     which on CPUs costs as much as the small convolutions around it).
     """
-    n, c, h, w = f1.shape
-    out = f1.new_empty(n, c, h, 2, w, 2)
-    out[:, :, :, 0, :, 0] = f1
-    out[:, :, :, 1, :, 1] = f2
-    out[:, :, :, 1, :, 0] = f3
-    out[:, :, :, 0, :, 1] = f4
-    return out.view(n, c, 2 * h, 2 * w)
+    return _ShufflePhases.apply(tuple(PHASE_OFFSETS.values()), f1, f2, f3, f4)
 
 
 def shuffle_phases(maps: Sequence[Tensor], offsets: Sequence[tuple[int, ...]]) -> Tensor:
     """Periodic shuffling in any dimension: map ``k`` (N x C x S1 x ... x Sd) fills the output
     positions ``2 * index + offsets[k]``, giving N x C x 2S1 x ... x 2Sd. Every offset in
     ``{0, 1}^d`` must appear once; like ``interleave``, each map is copied once."""
-    n, c, *sizes = maps[0].shape
+    sizes = maps[0].shape[2:]
     if sorted(offsets) != sorted(_all_offsets(len(sizes))) or len(maps) != len(offsets):
         raise ValueError(f"need one map per offset in {{0, 1}}^{len(sizes)}, got offsets {list(offsets)}")
-    out = maps[0].new_empty(n, c, *(d for size in sizes for d in (size, 2)))
-    for phase_map, offset in zip(maps, offsets):
-        out[(slice(None), slice(None), *(i for o in offset for i in (slice(None), o)))] = phase_map
-    return out.view(n, c, *(2 * size for size in sizes))
+    return _ShufflePhases.apply(tuple(offsets), *maps)
+
+
+def _phase_view(grid: Tensor, offset: tuple[int, ...]) -> Tensor:
+    """The strided view of ``grid`` (N x C x 2S1 x ... x 2Sd) at the positions ``2 * index + offset``."""
+    return grid[(slice(None), slice(None), *(slice(o, None, 2) for o in offset))]
+
+
+class _ShufflePhases(torch.autograd.Function):
+    """Writes each map into its strided view of one new output; the backward hands each map the
+    strided view of the output gradient at its positions. (Autograd's own backward of the strided
+    writes clones the whole output gradient once per map, which cost as much as the layer's
+    convolutions at the U-Net's largest decoder shape.)"""
+
+    @staticmethod
+    def forward(ctx, offsets: tuple[tuple[int, ...], ...], *maps: Tensor) -> Tensor:
+        n, c, *sizes = maps[0].shape
+        out = maps[0].new_empty(n, c, *(2 * size for size in sizes))
+        for phase_map, offset in zip(maps, offsets):
+            _phase_view(out, offset).copy_(phase_map)
+        ctx.offsets = offsets
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return None, *(_phase_view(grad, offset) for offset in ctx.offsets)
 
 
 def _all_offsets(dims: int) -> list[tuple[int, ...]]:

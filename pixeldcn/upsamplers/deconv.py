@@ -31,15 +31,21 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from .deconv_gemm import gemm_deconv2d
 from .deconv_phases import PhaseDeconv2d
 from .registry import register_upsampler
 from .scale import check_scale_factor
 
-DECONV_IMPLS = ("auto", "phases", "native")
-# ``auto`` runs the phases from this many output elements per image on (measured on 2 CPU cores: the
-# phases won at the U-Net's 128@64^2 and 64@128^2 decoder inputs, lost at 512@16^2 and at every
-# demo-sized shape, where their six-times-more kernel calls and passes over the weight cost more
-# than the crop copies of the strided form they save).
+DECONV_IMPLS = ("auto", "gemm", "phases", "native")
+# Where ``auto`` leaves the native form, from quiet interleaved timings on 2 CPU cores (forward +
+# backward at the U-Net's decoder inputs 512@16^2, 256@32^2, 128@64^2, 64@128^2):
+# - the matrix product and col2im for images of at most this many pixels read through at least
+#   this many input channels (512@16^2: 0.78x native for deconv, 0.83x for deconv6; at 256@32^2
+#   already 1.06x and 2.2x, its patches growing with the image);
+GEMM_UP_TO_PIXELS = 256
+GEMM_FROM_IN_CHANNELS = 256
+# - for ``deconv`` only, the phases from this many output elements per image on (0.90x native at
+#   128@64^2 and 64@128^2; deconv6's 3x3 phases lost at every shape).
 PHASES_FROM_OUTPUT_ELEMENTS = 2**21
 
 
@@ -98,19 +104,19 @@ class Deconv(_TFSame, nn.ConvTranspose2d):
     released timing (Table 2) ran the authors' code, i.e. this layer.
     ``impl="phases"`` computes each of the ``s^2`` output phases as a stride-1 transposed
     convolution at the input resolution with its slice of the kernel (at 2x: 2x2, 2x1, 1x2 and 1x1
-    taps) and shuffles them (``pixeldcn.upsamplers.deconv_phases``); ``"native"`` is PyTorch's
-    strided ``conv_transpose2d`` and crop; ``"auto"`` takes the phases for outputs of at least
-    ``PHASES_FROM_OUTPUT_ELEMENTS`` elements per image and the native form below (and under
-    autocast). Same function, same state dict. ``"native"`` stays the default until ``auto`` is
-    timed on a quiet machine: on a loaded one it measured 0.84x native in CPU time but 1.54x in
-    wall-clock time with 2 threads (its extra kernel calls stall when threads are descheduled).
+    taps) and shuffles them (``pixeldcn.upsamplers.deconv_phases``); ``"gemm"`` is one matrix
+    product giving every input pixel's output patch and one col2im adding the patches
+    (``pixeldcn.upsamplers.deconv_gemm``); ``"native"`` is PyTorch's strided ``conv_transpose2d``
+    and crop. ``"auto"``, the default, picks per input the form measured fastest there: ``gemm``
+    for small images with many channels, the phases for large outputs (``deconv`` only), native
+    otherwise and under autocast (see ``GEMM_UP_TO_PIXELS``). Same function, same state dict.
     Parameters: k^2*Cin*Cout + Cout for kernel k (9*Cin*Cout + Cout at 2x; ``bias=False``: no Cout).
     MACs per output pixel: k^2*Cin*Cout/s^2 (9*Cin*Cout/4 at 2x: the four output phases receive
     1, 2, 2 and 4 taps).
     """
 
     spatial_dims: ClassVar[int] = 2
-    default_impl: ClassVar[str] = "native"
+    phases_in_auto: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -119,25 +125,32 @@ class Deconv(_TFSame, nn.ConvTranspose2d):
         kernel_size: int | None = None,
         scale_factor: int = 2,
         bias: bool = True,
-        impl: str | None = None,  # None: the class's default_impl
+        impl: str = "auto",
     ) -> None:
         kernel_size = self.default_kernel_size(scale_factor) if kernel_size is None else kernel_size
         super().__init__(in_channels, out_channels, bias=bias, **self._tf_arguments(kernel_size, scale_factor))
-        self.impl = check_deconv_impl(self.default_impl if impl is None else impl)
+        self.impl = check_deconv_impl(impl)
 
     @staticmethod
     def default_kernel_size(scale_factor: int) -> int:
         return 2 * scale_factor - 1
 
     def forward(self, x: Tensor) -> Tensor:
+        form = self.impl if self.impl != "auto" else self._auto_form(x)
         # Under autocast the native form: the phases' hand-written backward does not cast.
-        native = self.impl == "native" or (self.impl == "auto" and not self._phases_pay(x))
-        if native or torch.is_autocast_enabled(x.device.type):
+        if form == "native" or torch.is_autocast_enabled(x.device.type):
             return super().forward(x)
+        if form == "gemm":
+            return gemm_deconv2d(x, self.weight, self.bias, self.stride[0], self.padding[0])
         return PhaseDeconv2d.apply(x, self.weight, self.bias, self.stride[0], self.padding[0])
 
-    def _phases_pay(self, x: Tensor) -> bool:
-        return self.out_channels * x.shape[-2] * x.shape[-1] * self.stride[0] ** 2 >= PHASES_FROM_OUTPUT_ELEMENTS
+    def _auto_form(self, x: Tensor) -> str:
+        pixels = x.shape[-2] * x.shape[-1]
+        if pixels <= GEMM_UP_TO_PIXELS and self.in_channels >= GEMM_FROM_IN_CHANNELS:
+            return "gemm"
+        if self.phases_in_auto and self.out_channels * pixels * self.stride[0] ** 2 >= PHASES_FROM_OUTPUT_ELEMENTS:
+            return "phases"
+        return "native"
 
 
 @register_upsampler("deconv6")
@@ -150,13 +163,13 @@ class Deconv6(Deconv):
     64 -> 64 (332,032 with the three per-convolution biases iPixelDCL had before), because
     iPixelDCL's later kernels also read the maps generated before them.)
     ``k - s`` is even, so TF SAME and the PyTorch convention coincide (padding ``s``, no crop).
-    ``impl``: as ``deconv``'s, but ``"native"`` by default: the phases (3x3 slices at 2x) measured
-    slower at every decoder and demo shape but the largest (64@128^2, equal).
+    ``impl``: as ``deconv``'s, but ``"auto"`` never takes the phases (3x3 slices at 2x): they
+    measured slower at every decoder shape.
     Parameters: 9*s^2*Cin*Cout + Cout (36*Cin*Cout + Cout at 2x; ``bias=False``: no Cout).
     MACs per output pixel: 9*Cin*Cout at any factor.
     """
 
-    default_impl: ClassVar[str] = "native"
+    phases_in_auto: ClassVar[bool] = False
 
     @staticmethod
     def default_kernel_size(scale_factor: int) -> int:

@@ -31,7 +31,14 @@ from torch import Tensor, nn
 from pixeldcn.layers.options import add_bias, balance_, check_impl, check_init, output_bias, output_variance
 from pixeldcn.layers.phases import dilate, interleave
 
+from .edge_taps import EdgeTapsShuffle
 from .registry import register_upsampler
+
+# ``auto`` computes PixelDCL's F3 and F4 as matrix products (``fast``) from this many channels on and
+# as 2-tap convolutions below: products with few channels are bound by the memory their sixteen
+# term maps pass through (quiet, 2 CPU cores, forward + backward: fast 0.86x two_tap at 128@64^2 and
+# below at 256 and 512 channels, 1.15x at 64@128^2).
+MATMUL_TAPS_FROM_CHANNELS = 128
 
 # The kernel taps PixelDCL's masked convolution keeps: the four edge-adjacent neighbours.
 # Cross-correlation reads input[y + dy - 1, x + dx - 1] at tap (dy, dx).
@@ -53,28 +60,32 @@ class PixelDCL(nn.Module):
     So an F3 pixel at (2i+1, 2j) reads F1[i, j], F1[i+1, j], F2[i, j-1], F2[i, j]; an F4 pixel at
     (2i, 2j+1) reads F2[i-1, j], F2[i, j], F1[i, j], F1[i, j+1]; F1/F2 pixels pass through.
 
-    ``fast`` computes the masked convolution at H x W: F3 = (up, down) * F1 + (left, right) * F2
-    and F4 = (left, right) * F1 + (up, down) * F2, four 2-tap convolutions with the masked
-    kernel's taps; the maps are then placed by one periodic shuffle. No convolution runs at
-    2H x 2W and no multiply touches a masked tap. (Fusing the two 2-tap convolutions that read F1
-    into one 2x2 kernel halves the calls but doubles their multiplies and measured slower on CPU.)
-    ``conv3`` stores the full 3x3 kernel so both forms share a state dict; its masked taps are
-    zero and stay zero under training because neither form lets them reach the output (their
+    ``fast`` computes the masked convolution at H x W as two matrix products: the four kept taps'
+    matrices stacked (4*Cout x Cout) times F1 and times F2, whose sixteen term maps shifted adds
+    assemble into F3 and F4 in place in the shuffled output (``pixeldcn.upsamplers.edge_taps``).
+    ``two_tap`` computes the same terms as four 2-tap convolutions, F3 = (up, down) * F1 +
+    (left, right) * F2 and F4 = (left, right) * F1 + (up, down) * F2, and shuffles the maps (the
+    previous fast form). ``auto``, the default, takes ``fast`` from ``MATMUL_TAPS_FROM_CHANNELS``
+    output channels on and ``two_tap`` below. In none does a convolution run at 2H x 2W or a
+    multiply touch a masked tap.
+    ``conv3`` stores the full 3x3 kernel so every form shares one state dict; its masked taps are
+    zero and stay zero under training because no form lets them reach the output (their
     gradient is exactly zero).
 
     Parameters (trainable): 9*Cin*Cout + 9*Cout^2 + 4*Cout^2 + Cout (``bias=False``: no Cout)
     (``conv3`` stores 5*Cout^2 more, fixed at zero).
-    MACs per output pixel (fast): (9*Cin*Cout + 9*Cout^2 + 8*Cout^2) / 4 + Cout^2 * (H + W) / (H * W)
-    for an H x W input (the last term is the padded row/column each 2-tap convolution computes).
+    MACs per output pixel (fast): (9*Cin*Cout + 9*Cout^2 + 8*Cout^2) / 4; ``two_tap`` adds
+    Cout^2 * (H + W) / (H * W) for an H x W input (the padded row/column each 2-tap convolution computes).
     """
 
     spatial_dims: ClassVar[int] = 2
+    impls: ClassVar[tuple[str, ...]] = ("auto", "fast", "two_tap", "reference")
 
     def __init__(
-        self, in_channels: int, out_channels: int, impl: str = "fast", bias: bool = True, init: str = "default"
+        self, in_channels: int, out_channels: int, impl: str = "auto", bias: bool = True, init: str = "default"
     ) -> None:
         super().__init__()
-        self.impl = check_impl(impl)
+        self.impl = check_impl(impl, self.impls)
         self.conv1 = _conv3x3(in_channels, out_channels)
         self.conv2 = _conv3x3(out_channels, out_channels)
         self.conv3 = _conv3x3(out_channels, out_channels)
@@ -104,6 +115,8 @@ class PixelDCL(nn.Module):
         if self.impl == "reference":
             grid = dilate(f1, (0, 0)) + dilate(f2, (1, 1))
             return add_bias(grid + F.conv2d(grid, self.conv3.weight * self.conv3_mask, padding=1), self.bias)
+        if self.impl == "fast" or (self.impl == "auto" and self.conv3.out_channels >= MATMUL_TAPS_FROM_CHANNELS):
+            return add_bias(EdgeTapsShuffle.apply(f1, f2, self.conv3.weight), self.bias)
 
         # The masked kernel is two 2-tap kernels: (up, down) read vertical neighbours, (left,
         # right) horizontal ones. Padding 1 on the tap axis computes one extra row/column, sliced
@@ -139,11 +152,11 @@ class PixelDCL2x2(PixelDCL):
 
     Parameters (trainable): 4*Cin*Cout + 4*Cout^2 + 4*Cout^2 + Cout (``bias=False``: no Cout)
     (``conv3`` stores 5*Cout^2 more, fixed at zero).
-    MACs per output pixel (fast): (4*Cin*Cout + 4*Cout^2 + 8*Cout^2) / 4 + Cout^2 * (H + W) / (H * W).
+    MACs per output pixel (fast): (4*Cin*Cout + 4*Cout^2 + 8*Cout^2) / 4 (``two_tap``: as ``PixelDCL``'s).
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, impl: str = "fast", bias: bool = True, init: str = "default"
+        self, in_channels: int, out_channels: int, impl: str = "auto", bias: bool = True, init: str = "default"
     ) -> None:
         super().__init__(in_channels, out_channels, impl=impl, bias=bias, init="default")
         self.conv1 = _Conv2x2TFSame(in_channels, out_channels)

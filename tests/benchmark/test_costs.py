@@ -28,11 +28,11 @@ FORMULAS = {
     ),
     "pixeldcl": (
         9 * CIN * COUT + 9 * COUT**2 + 4 * COUT**2 + COUT,
-        lambda size: (9 * CIN * COUT + 9 * COUT**2 + 8 * COUT**2) / 4 + COUT**2 * 2 * size / size**2,
+        (9 * CIN * COUT + 9 * COUT**2 + 8 * COUT**2) / 4,
     ),
     "pixeldcl_2x2": (
         4 * CIN * COUT + 8 * COUT**2 + COUT,
-        lambda size: (4 * CIN * COUT + 12 * COUT**2) / 4 + COUT**2 * 2 * size / size**2,
+        (4 * CIN * COUT + 12 * COUT**2) / 4,
     ),
     "ipixeldcl_seq": (
         9 * (CIN * COUT + (CIN + COUT) * COUT + (CIN + 2 * COUT) * COUT + (CIN + 3 * COUT) * COUT) + COUT,
@@ -78,14 +78,16 @@ def test_counts_match_the_docstring_formulas(name, size):
     assert count_macs(module, (2, CIN, size, size)) == macs_per_pixel * 2 * (2 * size) ** 2
 
 
-def test_reference_pixeldcl_pays_for_the_full_resolution_masked_convolution():
-    fast = build_upsampler("pixeldcl", CIN, COUT)
-    reference = build_upsampler("pixeldcl", CIN, COUT, impl="reference")
+def test_pixeldcl_forms_pay_for_what_they_compute_beyond_the_kept_taps():
+    fast, two_tap, reference = (
+        build_upsampler("pixeldcl", CIN, COUT, impl=i) for i in ("fast", "two_tap", "reference")
+    )
     shape = (1, CIN, 4, 4)
-    # The literal form convolves the 8x8 grid with the full 3x3 kernel: 9*COUT^2 per output pixel;
-    # the fast form's 2-tap convolutions cost 8*COUT^2 per input pixel plus one padded row/column.
-    extra = 9 * COUT**2 * 64 - 4 * (2 * COUT**2) * (4 + 1) * 4
-    assert count_macs(reference, shape) - count_macs(fast, shape) == extra
+    # The fast form multiplies each of the 16 input pixels of F1 and F2 by the four kept taps: 8*COUT^2 each.
+    # The literal form convolves the 8x8 grid with the full 3x3 kernel: 9*COUT^2 per output pixel.
+    assert count_macs(reference, shape) - count_macs(fast, shape) == 9 * COUT**2 * 64 - 8 * COUT**2 * 16
+    # The four 2-tap convolutions (2*COUT^2 per output) also compute one padded row or column: 5 x 4 outputs each.
+    assert count_macs(two_tap, shape) - count_macs(fast, shape) == 4 * (2 * COUT**2) * (4 + 1) * 4 - 8 * COUT**2 * 16
 
 
 def test_table_cli_prints_every_upsampler(capsys):
@@ -97,7 +99,7 @@ def test_table_cli_prints_every_upsampler(capsys):
 
 def test_cost_table_rows():
     rows = {row["name"]: row for row in cost_table(CIN, COUT, size=16)}
-    assert rows["pixeldcl"]["macs_per_output_pixel"] == FORMULAS["pixeldcl"][1](16)
+    assert rows["pixeldcl"]["macs_per_output_pixel"] == FORMULAS["pixeldcl"][1]
     assert rows["deconv6"]["macs_per_output_pixel"] == FORMULAS["deconv6"][1]
 
 

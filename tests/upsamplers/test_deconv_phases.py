@@ -1,6 +1,7 @@
-"""``deconv``/``deconv6``: the phase-decomposed form (``impl="phases"``) and PyTorch's strided
-transposed convolution (``impl="native"``) both equal the full ``conv_transpose2d`` cropped TF SAME,
-in outputs and in every gradient, and share ``ConvTranspose2d``'s state dict."""
+"""``deconv``/``deconv6``: the phase-decomposed form (``impl="phases"``), the matrix product and col2im
+(``impl="gemm"``) and PyTorch's strided transposed convolution (``impl="native"``) all equal the full
+``conv_transpose2d`` cropped TF SAME, in outputs and in every gradient, and share ``ConvTranspose2d``'s
+state dict."""
 
 import pytest
 import torch
@@ -32,7 +33,7 @@ def _outputs_and_grads(fn, x, params, grad):
     return [out, *torch.autograd.grad(out, [x, *params], grad)]
 
 
-@pytest.mark.parametrize("impl", ["phases", "native", "auto"])
+@pytest.mark.parametrize("impl", ["gemm", "phases", "native", "auto"])
 @pytest.mark.parametrize("scale", [2, 4])
 @pytest.mark.parametrize("name", ["deconv", "deconv6"])
 @pytest.mark.parametrize("bias", [True, False])
@@ -83,22 +84,35 @@ def test_both_impls_keep_conv_transpose2d_state_dict_and_load_each_other(name):
 
 
 def test_an_unknown_impl_is_a_clear_error():
-    with pytest.raises(ValueError, match="impl must be one of auto, phases, native"):
+    with pytest.raises(ValueError, match="impl must be one of auto, gemm, phases, native"):
         build_upsampler("deconv", 2, 2, impl="fast")
 
 
-def _ran_phases(module, x):
-    return type(module(x).grad_fn).__name__ == "PhaseDeconv2dBackward"
+def _form_run(module, x):
+    """Which form computed ``module(x)``, read from the steps of the autograd graph it left."""
+    steps, stack = set(), [module(x).grad_fn]
+    while stack:
+        node = stack.pop()
+        steps.add(type(node).__name__)
+        stack.extend(next_node for next_node, _ in node.next_functions if next_node is not None)
+    forms = {"PhaseDeconv2dBackward": "phases", "Col2ImBackward0": "gemm", "ConvolutionBackward0": "native"}
+    (form,) = {forms[step] for step in steps if step in forms}
+    return form
 
 
-def test_auto_takes_the_phases_from_the_output_size_on(monkeypatch):
-    deconv, deconv6 = build_upsampler("deconv", 4, 8, impl="auto"), build_upsampler("deconv6", 4, 8)
-    assert (build_upsampler("deconv", 4, 8).impl, deconv6.impl) == ("native", "native")  # until auto is timed quietly
+def test_auto_is_the_default_and_picks_the_form_by_shape(monkeypatch):
+    deconv, deconv6 = build_upsampler("deconv", 4, 8), build_upsampler("deconv6", 4, 8)
+    assert (deconv.impl, deconv6.impl) == ("auto", "auto")
     x = torch.randn(1, 4, 4, 4, requires_grad=True)
+    assert (_form_run(deconv, x), _form_run(deconv6, x)) == ("native", "native")
     monkeypatch.setattr(deconv_module, "PHASES_FROM_OUTPUT_ELEMENTS", 8 * 8 * 8)
-    assert _ran_phases(deconv, x) and not _ran_phases(deconv, x[..., :3, :])
-    assert not _ran_phases(deconv6, x)
-    assert _ran_phases(build_upsampler("deconv6", 4, 8, impl="phases"), x)
+    assert _form_run(deconv, x) == "phases" and _form_run(deconv, x[..., :3, :]) == "native"
+    assert _form_run(deconv6, x) == "native"  # deconv6's auto never takes the phases
+    monkeypatch.setattr(deconv_module, "GEMM_FROM_IN_CHANNELS", 4)
+    monkeypatch.setattr(deconv_module, "GEMM_UP_TO_PIXELS", 12)
+    assert _form_run(deconv, x[..., :3, :]) == "gemm" and _form_run(deconv6, x[..., :3, :]) == "gemm"
+    assert _form_run(deconv6, x) == "native"
+    assert _form_run(build_upsampler("deconv6", 4, 8, impl="phases"), x) == "phases"
 
 
 def test_phases_under_autocast_run_the_native_form():

@@ -60,18 +60,18 @@ def literal_ipixeldcl(module, x):
     return out
 
 
-@pytest.mark.parametrize("name", ["pixeldcl", "ipixeldcl"])
+@pytest.mark.parametrize(("name", "impl"), [("pixeldcl", "fast"), ("pixeldcl", "two_tap"), ("ipixeldcl", "fast")])
 @pytest.mark.parametrize("height,width", SIZES)
 @pytest.mark.parametrize("batch", BATCHES)
-def test_fast_equals_reference_outputs_and_gradients(name, height, width, batch):
-    reference, fast = reference_and_fast(name, cin=3, cout=5, seed=height * 10 + width)
+def test_fast_equals_reference_outputs_and_gradients(name, impl, height, width, batch):
+    reference, fast = reference_and_fast(name, cin=3, cout=5, seed=height * 10 + width, impl=impl)
     gen = torch.Generator().manual_seed(batch)
     x = torch.randn(batch, 3, height, width, generator=gen)
     upstream = torch.randn(batch, 5, 2 * height, 2 * width, generator=gen)
     assert_same_outputs_and_gradients(reference, fast, x, upstream)
 
 
-@pytest.mark.parametrize("impl", ["reference", "fast"])
+@pytest.mark.parametrize("impl", ["reference", "fast", "two_tap"])
 @pytest.mark.parametrize("height,width", [(3, 4), (1, 2)])
 def test_pixeldcl_matches_the_pixel_by_pixel_definition(impl, height, width):
     module = randomize(build_upsampler("pixeldcl", 2, 3, impl=impl), seed=7)
@@ -96,6 +96,25 @@ def test_both_implementations_share_one_state_dict(name):
     assert all(isinstance(getattr(fast, c), torch.nn.Conv2d) for c in ("conv1", "conv2", "conv3"))
     assert all(getattr(fast, c).bias is None for c in ("conv1", "conv2", "conv3")) and shapes(fast)["bias"] == (6,)
     assert fast.conv3.kernel_size == (3, 3)
+
+
+@pytest.mark.parametrize("name", ["pixeldcl", "ipixeldcl"])
+def test_fast_form_trains_under_bfloat16_autocast(name):
+    """Under autocast the fast forms compute in bfloat16 and hand float32 gradients to float32 weights,
+    close to the float32 ones (bfloat16 keeps about 3 significant digits)."""
+    module = randomize(build_upsampler(name, 3, 4), seed=3).float()
+    x = torch.randn(2, 3, 5, 4, dtype=torch.float32)
+    upstream = torch.randn(2, 4, 10, 8, dtype=torch.float32)
+    (module(x) * upstream).sum().backward()
+    exact = {key: p.grad.clone() for key, p in module.named_parameters()}
+    module.zero_grad()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = module(x)
+    (out.float() * upstream).sum().backward()
+    assert out.dtype == torch.bfloat16
+    for key, p in module.named_parameters():
+        assert p.grad.dtype == torch.float32
+        torch.testing.assert_close(p.grad, exact[key], rtol=0.05, atol=0.05 * exact[key].abs().max().item(), msg=key)
 
 
 def test_pixeldcl_masked_taps_start_and_stay_zero_under_training():
@@ -146,3 +165,20 @@ def test_deconvolution_is_four_shuffled_convolutions(name, centre_phase):
     w = module.weight  # Cin x Cout x 3 x 3
     expected = torch.einsum("nchw,co->nohw", x, w[:, :, 1, 1]) + module.bias.view(1, -1, 1, 1)
     torch.testing.assert_close(out[:, :, centre_phase::2, centre_phase::2], expected)
+
+
+def _graph_steps(out):
+    steps, stack = set(), [out.grad_fn]
+    while stack:
+        node = stack.pop()
+        steps.add(type(node).__name__)
+        stack.extend(next_node for next_node, _ in node.next_functions if next_node is not None)
+    return steps
+
+
+def test_pixeldcl_auto_takes_the_matrix_products_from_128_channels_on():
+    wide, narrow = build_upsampler("pixeldcl", 2, 128), build_upsampler("pixeldcl", 2, 127)
+    assert wide.impl == narrow.impl == "auto"
+    x = torch.randn(1, 2, 2, 2)
+    assert "EdgeTapsShuffleBackward" in _graph_steps(wide(x))
+    assert "EdgeTapsShuffleBackward" not in _graph_steps(narrow(x))
