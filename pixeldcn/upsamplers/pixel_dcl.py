@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from pixeldcn.layers.options import add_bias, balance_, check_impl, check_init, output_bias, output_variance
 from pixeldcn.layers.phases import dilate, interleave
+from pixeldcn.layers.small_image_conv import conv3x3_same
 
 from .edge_taps import EdgeTapsShuffle
 from .registry import register_upsampler
@@ -201,7 +202,7 @@ class IPixelDCL(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         f1 = self.conv1(x)
         f2 = self.conv2(torch.cat((x, f1), 1))
-        f3, f4 = self.conv3(torch.cat((x, f1, f2), 1)).chunk(2, dim=1)
+        f3, f4 = conv3x3_same(torch.cat((x, f1, f2), 1), self.conv3.weight).chunk(2, dim=1)
         if self.impl == "reference":
             out = dilate(f1, (0, 0)) + dilate(f2, (1, 1)) + dilate(f3, (1, 0)) + dilate(f4, (0, 1))
         else:

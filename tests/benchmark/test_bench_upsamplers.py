@@ -21,9 +21,12 @@ def test_tiny_run_reports_ratios_macs_and_checkerboard():
                  matmul_size=64, progress=False)  # fmt: skip
     rows = report["results"]
     assert rows["deconv"]["forward_backward_vs_deconv"] == 1.0
-    # Per input pixel of each decoder layer (C channels in and out): 9C^2 (deconv), 36C^2 (deconv6),
-    # 9C^2 + 9C^2 + 8C^2 (pixeldcl: F1, F2, then four kept taps applied to F1 and to F2).
-    assert rows["pixeldcl"]["macs_vs_deconv6"] == pytest.approx(26 / 36)
+    # Per input pixel of each decoder layer (C channels, S x S): 9C^2 (deconv), 36C^2 (deconv6),
+    # 26C^2 (pixeldcl) plus, in the 2-tap form its auto takes below 128 channels, C^2 (2S)/S^2 for
+    # the padded border row/column of its 2-tap convolutions.
+    shapes = [(32, 2), (16, 4), (8, 8), (4, 16)]
+    pixeldcl = sum(c * c * (26 * s * s + 4 * 2 * s) for c, s in shapes)
+    assert rows["pixeldcl"]["macs_vs_deconv6"] == pytest.approx(pixeldcl / sum(36 * c * c * s * s for c, s in shapes))
     assert rows["deconv"]["macs_vs_deconv6"] == pytest.approx(9 / 36)
     assert all(0.0 <= r["checkerboard_at_init"] <= 1.0 for r in rows.values())
     table = to_markdown(report)

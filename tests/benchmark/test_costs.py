@@ -17,7 +17,8 @@ from pixeldcn.upsamplers import UPSAMPLERS, UPSAMPLERS_3D, build_upsampler
 
 CIN, COUT = 6, 4
 
-# name: (parameters, MACs per output pixel) as the docstrings state them.
+# name: (parameters, MACs per output pixel) as the docstrings state them, for the default form at
+# these widths (PixelDCL's ``auto`` takes ``two_tap`` below 128 channels: one padded row/column more).
 FORMULAS = {
     "deconv": (9 * CIN * COUT + COUT, 9 * CIN * COUT / 4),
     "deconv_torch": (9 * CIN * COUT + COUT, 9 * CIN * COUT / 4),
@@ -28,11 +29,11 @@ FORMULAS = {
     ),
     "pixeldcl": (
         9 * CIN * COUT + 9 * COUT**2 + 4 * COUT**2 + COUT,
-        (9 * CIN * COUT + 9 * COUT**2 + 8 * COUT**2) / 4,
+        lambda size: (9 * CIN * COUT + 9 * COUT**2 + 8 * COUT**2) / 4 + COUT**2 * 2 * size / size**2,
     ),
     "pixeldcl_2x2": (
         4 * CIN * COUT + 8 * COUT**2 + COUT,
-        (4 * CIN * COUT + 12 * COUT**2) / 4,
+        lambda size: (4 * CIN * COUT + 12 * COUT**2) / 4 + COUT**2 * 2 * size / size**2,
     ),
     "ipixeldcl_seq": (
         9 * (CIN * COUT + (CIN + COUT) * COUT + (CIN + 2 * COUT) * COUT + (CIN + 3 * COUT) * COUT) + COUT,
@@ -99,7 +100,7 @@ def test_table_cli_prints_every_upsampler(capsys):
 
 def test_cost_table_rows():
     rows = {row["name"]: row for row in cost_table(CIN, COUT, size=16)}
-    assert rows["pixeldcl"]["macs_per_output_pixel"] == FORMULAS["pixeldcl"][1]
+    assert rows["pixeldcl"]["macs_per_output_pixel"] == FORMULAS["pixeldcl"][1](16)
     assert rows["deconv6"]["macs_per_output_pixel"] == FORMULAS["deconv6"][1]
 
 

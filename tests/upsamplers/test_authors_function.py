@@ -6,7 +6,7 @@ import itertools
 import pytest
 import torch
 
-from pixeldcn.upsamplers import build_upsampler
+from pixeldcn.upsamplers import UPSAMPLERS, UPSAMPLERS_3D, build_upsampler
 from upsamplers.literal import assert_equals_literal, place, same_conv
 from upsamplers.literal import at as _at
 
@@ -96,9 +96,15 @@ def _options(name):
     return {} if name.endswith("_seq") else {"impl": "fast"}
 
 
-FORMS = [
-    (name, impl) for name in PHASE_LAYERS for impl in (["one"] if name.endswith("_seq") else ["fast", "reference"])
-]
+def _impls(name):
+    """Every form of the layer but ``auto`` (which runs one of them); "one" for the single-form ``_seq`` layers."""
+    if name.endswith("_seq"):
+        return ["one"]
+    layer = {**UPSAMPLERS, **UPSAMPLERS_3D}[name]
+    return [impl for impl in getattr(layer, "impls", ("fast", "reference")) if impl != "auto"]
+
+
+FORMS = [(name, impl) for name in PHASE_LAYERS for impl in _impls(name)]
 
 
 @pytest.mark.parametrize(("name", "impl"), FORMS)
