@@ -68,6 +68,16 @@ def reference_and_fast(name: str, cin: int, cout: int, seed: int = 0, impl: str 
     return reference, fast
 
 
+def autograd_steps(out: torch.Tensor) -> set[str]:
+    """The names of every backward step in ``out``'s autograd graph: which operations computed it."""
+    steps, stack = set(), [out.grad_fn]
+    while stack:
+        node = stack.pop()
+        steps.add(type(node).__name__)
+        stack.extend(next_node for next_node, _ in node.next_functions if next_node is not None)
+    return steps
+
+
 def _outputs_and_grads(module: torch.nn.Module, x: torch.Tensor, upstream: torch.Tensor):
     x = x.clone().requires_grad_(True)
     module.zero_grad(set_to_none=True)

@@ -6,6 +6,7 @@ state dict."""
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import autograd_steps
 from torch import nn
 
 from pixeldcn.upsamplers import build_upsampler
@@ -90,11 +91,7 @@ def test_an_unknown_impl_is_a_clear_error():
 
 def _form_run(module, x):
     """Which form computed ``module(x)``, read from the steps of the autograd graph it left."""
-    steps, stack = set(), [module(x).grad_fn]
-    while stack:
-        node = stack.pop()
-        steps.add(type(node).__name__)
-        stack.extend(next_node for next_node, _ in node.next_functions if next_node is not None)
+    steps = autograd_steps(module(x))
     forms = {"PhaseDeconv2dBackward": "phases", "Col2ImBackward0": "gemm", "ConvolutionBackward0": "native"}
     (form,) = {forms[step] for step in steps if step in forms}
     return form

@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import autograd_steps
 
 from pixeldcn.layers import small_image_conv
 from pixeldcn.upsamplers import build_upsampler
@@ -31,15 +32,6 @@ def test_both_forms_are_the_padded_convolution(monkeypatch, matmul, size):
         torch.testing.assert_close(g, e, rtol=0, atol=1e-12)
 
 
-def _graph_steps(out):
-    steps, stack = set(), [out.grad_fn]
-    while stack:
-        node = stack.pop()
-        steps.add(type(node).__name__)
-        stack.extend(next_node for next_node, _ in node.next_functions if next_node is not None)
-    return steps
-
-
 def test_ipixeldcl_on_the_matrix_product_path_is_still_the_paper_layer(monkeypatch):
     monkeypatch.setattr(small_image_conv, "MATMUL_FROM_WEIGHT_MATRIX", 1)
     module = build_upsampler("ipixeldcl", 2, 3)
@@ -47,5 +39,5 @@ def test_ipixeldcl_on_the_matrix_product_path_is_still_the_paper_layer(monkeypat
         for parameter in module.parameters():
             parameter.normal_()
     x = torch.randn(2, 2, 3, 4)
-    assert "Im2ColBackward0" in _graph_steps(module(x))
+    assert "Im2ColBackward0" in autograd_steps(module(x))
     torch.testing.assert_close(module(x), literal_ipixeldcl(module, x), rtol=0, atol=1e-10)
