@@ -174,9 +174,10 @@ class IPixelDCL(nn.Module):
     outputs (first half F3, second half F4). All at the input resolution, 3x3, padding 1, no
     bias; [.] is channel concatenation; the output bias is added to the shuffled result.
     ``reference`` dilates each map onto the 2H x 2W grid and adds them; ``fast`` places the maps
-    by one pixel shuffle. (Splitting the kernels by the tensor they read and fusing the slices
-    per tensor needs the same multiplies but concatenates weights instead of maps, and measured
-    17 % slower on CPU at the U-Net's decoder shapes.)
+    by one pixel shuffle; on small images with many channels the last convolution runs as im2col
+    and one matrix product (``pixeldcn.layers.small_image_conv``). (Splitting the kernels by the
+    tensor they read and fusing the slices per tensor needs the same multiplies but concatenates
+    weights instead of maps, and measured 17 % slower on CPU at the U-Net's decoder shapes.)
 
     Parameters: 9*(Cin*Cout + (Cin+Cout)*Cout + (Cin+2*Cout)*2*Cout) + Cout (``bias=False``: no Cout).
     MACs per output pixel: 9*(Cin*Cout + (Cin+Cout)*Cout + (Cin+2*Cout)*2*Cout) / 4.
