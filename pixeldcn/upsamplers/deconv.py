@@ -40,8 +40,9 @@ DECONV_IMPLS = ("auto", "gemm", "phases", "native")
 # Where ``auto`` leaves the native form, from quiet interleaved timings on 2 CPU cores (forward +
 # backward at the U-Net's decoder inputs 512@16^2, 256@32^2, 128@64^2, 64@128^2):
 # - the matrix product and col2im for images of at most this many pixels read through at least
-#   this many input channels (512@16^2: 0.78x native for deconv, 0.83x for deconv6; at 256@32^2
-#   already 1.06x and 2.2x, its patches growing with the image);
+#   this many input channels (512@16^2: 0.73-0.78x native for deconv; for deconv6 0.83x in two
+#   runs and equal in two others, native's own time there varying 147-195 ms between runs and the
+#   product's 149-161; at 256@32^2 already 1.06x and 2.2x, its patches growing with the image);
 GEMM_UP_TO_PIXELS = 256
 GEMM_FROM_IN_CHANNELS = 256
 # - for ``deconv`` only, the phases from this many output elements per image on (0.90x native at

@@ -9,10 +9,10 @@ through four taps: with ``up, down, left, right`` the Cout x Cout matrices of th
 (neighbours past the border are zero). Every term is one tap's matrix applied to F1 or F2 at some
 shift, so the four taps stacked (4*Cout x Cout) times F1, and the same times F2, give all sixteen
 terms as two matrix products at the input resolution; shifted adds then assemble F3 and F4 straight
-into their strided places in the output. The backward is written out for the same reason:
-autograd's backward of the strided writes and shifted slices would allocate and zero a full-size
-gradient per slice, where here each gradient is written once and the weight gradient lands in the
-kept taps of the 3x3 kernel (the masked taps' gradient is exactly zero).
+into their strided places in the output. The backward is written out because autograd's backward
+of the strided writes and shifted slices would allocate and zero a full-size gradient per slice;
+here each gradient is written once, and the weight gradient lands in the kept taps of the 3x3
+kernel (the masked taps' gradient is exactly zero).
 """
 
 from __future__ import annotations
