@@ -96,7 +96,7 @@ def test_the_default_run_is_the_cpu_demo():
     assert default.dataset._target_ == "pixeldcn.data.SyntheticShapes"
     assert default.dataset.image_size == 64
     assert default.model._target_ == "pixeldcn.models.UNet" and default.model.width == 16
-    assert default.upsampler._args_ == ["pixeldcl"] and default.upsampler.impl == "fast"
+    assert default.upsampler._args_ == ["pixeldcl"] and default.upsampler.impl == "auto"
     assert default.trainer.optimizer._target_ == "torch.optim.Adam" and default.trainer.optimizer.lr == 1e-3
     assert default.task._target_ == "pixeldcn.tasks.SegmentationTask"
 
