@@ -67,17 +67,15 @@ class Family:
     output_scale: int  # output size / input size along each axis
 
 
+def _channels_to_channels(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """``builder(name, in, out, **options)`` as ``(name, channels, **options)``, keeping the width."""
+    return lambda name, channels, **options: builder(name, channels, channels, **options)
+
+
 FAMILIES = (
-    Family("2d", "up-sampler", tuple(UPSAMPLERS), BASELINES, lambda name, c, **o: build_upsampler(name, c, c, **o), 2),
-    Family(
-        "3d",
-        "up-sampler",
-        tuple(UPSAMPLERS_3D),
-        ("deconv3d",),
-        lambda name, c, **o: build_upsampler(name, c, c, **o),
-        2,
-    ),
-    Family("conv", "convolution", tuple(CONVS), ("conv",), lambda name, c, **o: build_conv(name, c, c, **o), 1),
+    Family("2d", "up-sampler", tuple(UPSAMPLERS), BASELINES, _channels_to_channels(build_upsampler), 2),
+    Family("3d", "up-sampler", tuple(UPSAMPLERS_3D), ("deconv3d",), _channels_to_channels(build_upsampler), 2),
+    Family("conv", "convolution", tuple(CONVS), ("conv",), _channels_to_channels(build_conv), 1),
 )
 ALL_NAMES = tuple(name for family in FAMILIES for name in family.names)
 

@@ -44,7 +44,7 @@ def shuffle_phases(maps: Sequence[Tensor], offsets: Sequence[tuple[int, ...]]) -
     return _ShufflePhases.apply(tuple(offsets), *maps)
 
 
-def _phase_view(grid: Tensor, offset: tuple[int, ...]) -> Tensor:
+def phase_view(grid: Tensor, offset: tuple[int, ...]) -> Tensor:
     """The strided view of ``grid`` (N x C x 2S1 x ... x 2Sd) at the positions ``2 * index + offset``."""
     return grid[(slice(None), slice(None), *(slice(o, None, 2) for o in offset))]
 
@@ -60,13 +60,13 @@ class _ShufflePhases(torch.autograd.Function):
         n, c, *sizes = maps[0].shape
         out = maps[0].new_empty(n, c, *(2 * size for size in sizes))
         for phase_map, offset in zip(maps, offsets):
-            _phase_view(out, offset).copy_(phase_map)
+            phase_view(out, offset).copy_(phase_map)
         ctx.offsets = offsets
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        return None, *(_phase_view(grad, offset) for offset in ctx.offsets)
+        return None, *(phase_view(grad, offset) for offset in ctx.offsets)
 
 
 def _all_offsets(dims: int) -> list[tuple[int, ...]]:

@@ -20,9 +20,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-# The order of the stacked tap matrices; (dy, dx) of each in the 3x3 kernel.
-TAP_ORDER = ((0, 1), (2, 1), (1, 0), (1, 2))  # up, down, left, right
-UP, DOWN, LEFT, RIGHT = range(4)
+from pixeldcn.layers.phases import PHASE_OFFSETS, phase_view
+
+# The kernel taps PixelDCL's masked convolution keeps: the four edge-adjacent neighbours.
+# Cross-correlation reads input[y + dy - 1, x + dx - 1] at tap (dy, dx).
+EDGE_TAPS = {"up": (0, 1), "down": (2, 1), "left": (1, 0), "right": (1, 2)}
+# The stacked tap matrices follow EDGE_TAPS' order.
+TAP_ORDER = tuple(EDGE_TAPS.values())
+UP, DOWN, LEFT, RIGHT = range(len(EDGE_TAPS))
 
 
 def _stacked_taps(weight: Tensor) -> Tensor:
@@ -45,10 +50,9 @@ class EdgeTapsShuffle(torch.autograd.Function):
         taps = _stacked_taps(weight).to(f1.dtype)  # under autocast F1 and F2 come in the compute dtype
         p, q = _tap_products(taps, f1), _tap_products(taps, f2)  # terms read from F1, from F2
         out = f1.new_empty(n, c, 2 * h, 2 * w)  # returned as allocated: a view would forbid in-place use
-        phases = out.view(n, c, h, 2, w, 2)
-        phases[:, :, :, 0, :, 0] = f1
-        phases[:, :, :, 1, :, 1] = f2
-        f3, f4 = phases[:, :, :, 1, :, 0], phases[:, :, :, 0, :, 1]
+        phase_view(out, PHASE_OFFSETS["F1"]).copy_(f1)
+        phase_view(out, PHASE_OFFSETS["F2"]).copy_(f2)
+        f3, f4 = phase_view(out, PHASE_OFFSETS["F3"]), phase_view(out, PHASE_OFFSETS["F4"])
         torch.add(p[:, UP], q[:, RIGHT], out=f3)
         f3[:, :, :-1].add_(p[:, DOWN, :, 1:])
         f3[..., 1:].add_(q[:, LEFT, ..., :-1])
@@ -63,8 +67,7 @@ class EdgeTapsShuffle(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         f1, f2, taps = ctx.saved_tensors
         n, c, h, w = f1.shape
-        phases = grad.view(n, c, h, 2, w, 2)
-        g3, g4 = phases[:, :, :, 1, :, 0], phases[:, :, :, 0, :, 1]
+        g1, g2, g3, g4 = (phase_view(grad, PHASE_OFFSETS[phase]) for phase in ("F1", "F2", "F3", "F4"))
         # The gradient of each term map: the generated map's gradient at the pixels the term reached.
         gp, gq = grad.new_empty(n, 4, c, h, w), grad.new_empty(n, 4, c, h, w)
         gp[:, UP] = g3
@@ -83,9 +86,9 @@ class EdgeTapsShuffle(torch.autograd.Function):
         need_f1, need_f2, need_weight = ctx.needs_input_grad
         grad_f1 = grad_f2 = grad_weight = None
         if need_f1:
-            grad_f1 = torch.matmul(taps.T, gp).view(n, c, h, w).add_(phases[:, :, :, 0, :, 0])
+            grad_f1 = torch.matmul(taps.T, gp).view(n, c, h, w).add_(g1)
         if need_f2:
-            grad_f2 = torch.matmul(taps.T, gq).view(n, c, h, w).add_(phases[:, :, :, 1, :, 1])
+            grad_f2 = torch.matmul(taps.T, gq).view(n, c, h, w).add_(g2)
         if need_weight:
             tap_grads = torch.bmm(gp, f1.reshape(n, c, h * w).transpose(1, 2))
             tap_grads = tap_grads.baddbmm_(gq, f2.reshape(n, c, h * w).transpose(1, 2)).sum(0).view(4, c, c)

@@ -32,7 +32,7 @@ from pixeldcn.layers.options import add_bias, balance_, check_impl, check_init, 
 from pixeldcn.layers.phases import dilate, interleave
 from pixeldcn.layers.small_image_conv import conv3x3_same
 
-from .edge_taps import EdgeTapsShuffle
+from .edge_taps import EDGE_TAPS, EdgeTapsShuffle
 from .registry import register_upsampler
 
 # ``auto`` computes PixelDCL's F3 and F4 as matrix products (``fast``) from this many channels on and
@@ -40,10 +40,6 @@ from .registry import register_upsampler
 # term maps pass through (quiet, 2 CPU cores, forward + backward: fast 0.86x two_tap at 128@64^2 and
 # below at 256 and 512 channels, 1.15x at 64@128^2).
 MATMUL_TAPS_FROM_CHANNELS = 128
-
-# The kernel taps PixelDCL's masked convolution keeps: the four edge-adjacent neighbours.
-# Cross-correlation reads input[y + dy - 1, x + dx - 1] at tap (dy, dx).
-EDGE_TAPS = {"up": (0, 1), "down": (2, 1), "left": (1, 0), "right": (1, 2)}
 
 
 def _conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
