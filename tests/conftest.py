@@ -68,6 +68,11 @@ def reference_and_fast(name: str, cin: int, cout: int, seed: int = 0, impl: str 
     return reference, fast
 
 
+def set_matmul_forms_pay(monkeypatch, pay: bool) -> None:
+    """Make ``auto`` forms decide as on a machine where matrix products do (or do not) pay."""
+    monkeypatch.setattr("pixeldcn.layers.matmul_forms._intel_cpu_with_mkl", lambda: pay)
+
+
 def autograd_steps(out: torch.Tensor) -> set[str]:
     """The names of every backward step in ``out``'s autograd graph: which operations computed it."""
     steps, stack = set(), [out.grad_fn]

@@ -13,8 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# Quiet, 2 CPU cores, forward + backward at 16x16: 1536 -> 1024 channels 0.75x, 1024 -> 512 and
-# 512 -> 512 equal (so left to oneDNN), every image of 32x32 and more slower.
+from .matmul_forms import matmul_forms_pay
+
+# Quiet, 2 CPU cores of an Intel Xeon (where ``matmul_forms_pay``), forward + backward at 16x16:
+# 1536 -> 1024 channels 0.75x, 1024 -> 512 and 512 -> 512 equal (so left to oneDNN), every image of
+# 32x32 and more slower.
 MATMUL_UP_TO_PIXELS = 256
 MATMUL_FROM_WEIGHT_MATRIX = 2**20  # Cout * Cin
 
@@ -24,7 +27,8 @@ def conv3x3_same(x: Tensor, weight: Tensor) -> Tensor:
     n, cin, h, w = x.shape
     cout = weight.shape[0]
     if (
-        h * w > MATMUL_UP_TO_PIXELS
+        not matmul_forms_pay(x.device)
+        or h * w > MATMUL_UP_TO_PIXELS
         or cout * cin < MATMUL_FROM_WEIGHT_MATRIX
         or torch.is_autocast_enabled(x.device.type)
     ):

@@ -31,6 +31,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from pixeldcn.layers.matmul_forms import matmul_forms_pay
+
 from .deconv_gemm import gemm_deconv2d
 from .deconv_phases import PhaseDeconv2d
 from .registry import register_upsampler
@@ -42,12 +44,16 @@ DECONV_IMPLS = ("auto", "gemm", "phases", "native")
 # - the matrix product and col2im for images of at most this many pixels read through at least
 #   this many input channels (512@16^2: 0.73-0.78x native for deconv; for deconv6 0.83x in two
 #   runs and equal in two others, native's own time there varying 147-195 ms between runs and the
-#   product's 149-161; at 256@32^2 already 1.06x and 2.2x, its patches growing with the image);
+#   product's 149-161; at 256@32^2 already 1.06x and 2.2x, its patches growing with the image),
+#   only where matrix products pay (``pixeldcn.layers.matmul_forms``: the figures above are an
+#   Intel Xeon's; on an AMD EPYC ``gemm`` lost at every shape, 1.5x native at 512@16^2);
 GEMM_UP_TO_PIXELS = 256
 GEMM_FROM_IN_CHANNELS = 256
-# - for ``deconv`` only, the phases from this many output elements per image on (0.90x native at
-#   128@64^2 and 64@128^2; deconv6's 3x3 phases lost at every shape).
+# - for ``deconv`` only, the phases from this many output elements per image on (Intel Xeon: 0.90x
+#   native at 128@64^2 and 64@128^2; AMD EPYC: 1.19x at 128@64^2, 0.64x at 64@128^2, hence the
+#   larger threshold where products do not pay; deconv6's 3x3 phases lost at every shape on both).
 PHASES_FROM_OUTPUT_ELEMENTS = 2**21
+PHASES_FROM_OUTPUT_ELEMENTS_WITHOUT_MATMUL = 2**22
 
 
 def check_deconv_impl(impl: str) -> str:
@@ -109,8 +115,8 @@ class Deconv(_TFSame, nn.ConvTranspose2d):
     product giving every input pixel's output patch and one col2im adding the patches
     (``pixeldcn.upsamplers.deconv_gemm``); ``"native"`` is PyTorch's strided ``conv_transpose2d``
     and crop. ``"auto"``, the default, picks per input the form measured fastest there: ``gemm``
-    for small images with many channels, the phases for large outputs (``deconv`` only), native
-    otherwise and under autocast (see ``GEMM_UP_TO_PIXELS``). Same function, same state dict.
+    for small images with many channels where matrix products pay, the phases for large outputs
+    (``deconv`` only), native otherwise and under autocast (see ``GEMM_UP_TO_PIXELS``). Same function, same state dict.
     Parameters: k^2*Cin*Cout + Cout for kernel k (9*Cin*Cout + Cout at 2x; ``bias=False``: no Cout).
     MACs per output pixel: k^2*Cin*Cout/s^2 (9*Cin*Cout/4 at 2x: the four output phases receive
     1, 2, 2 and 4 taps).
@@ -147,9 +153,11 @@ class Deconv(_TFSame, nn.ConvTranspose2d):
 
     def _auto_form(self, x: Tensor) -> str:
         pixels = x.shape[-2] * x.shape[-1]
-        if pixels <= GEMM_UP_TO_PIXELS and self.in_channels >= GEMM_FROM_IN_CHANNELS:
+        products_pay = matmul_forms_pay(x.device)
+        if products_pay and pixels <= GEMM_UP_TO_PIXELS and self.in_channels >= GEMM_FROM_IN_CHANNELS:
             return "gemm"
-        if self.phases_in_auto and self.out_channels * pixels * self.stride[0] ** 2 >= PHASES_FROM_OUTPUT_ELEMENTS:
+        phases_from = PHASES_FROM_OUTPUT_ELEMENTS if products_pay else PHASES_FROM_OUTPUT_ELEMENTS_WITHOUT_MATMUL
+        if self.phases_in_auto and self.out_channels * pixels * self.stride[0] ** 2 >= phases_from:
             return "phases"
         return "native"
 

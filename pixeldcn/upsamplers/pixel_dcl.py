@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pixeldcn.layers.matmul_forms import matmul_forms_pay
 from pixeldcn.layers.options import add_bias, balance_, check_impl, check_init, output_bias, output_variance
 from pixeldcn.layers.phases import dilate, interleave
 from pixeldcn.layers.small_image_conv import conv3x3_same
@@ -37,7 +38,7 @@ from .registry import register_upsampler
 
 # ``auto`` computes PixelDCL's F3 and F4 as matrix products (``fast``) from this many channels on and
 # as 2-tap convolutions below: products with few channels are bound by the memory their sixteen
-# term maps pass through (quiet, 2 CPU cores, forward + backward: fast 0.86x two_tap at 128@64^2 and
+# term maps pass through (quiet, 2 CPU cores of an Intel Xeon, forward + backward: fast 0.86x two_tap at 128@64^2 and
 # below at 256 and 512 channels, 1.15x at 64@128^2).
 MATMUL_TAPS_FROM_CHANNELS = 128
 
@@ -63,7 +64,8 @@ class PixelDCL(nn.Module):
     ``two_tap`` computes the same terms as four 2-tap convolutions, F3 = (up, down) * F1 +
     (left, right) * F2 and F4 = (left, right) * F1 + (up, down) * F2, and shuffles the maps (the
     previous fast form). ``auto``, the default, takes ``fast`` from ``MATMUL_TAPS_FROM_CHANNELS``
-    output channels on and ``two_tap`` below. In none does a convolution run at 2H x 2W or a
+    output channels on where matrix products pay (``pixeldcn.layers.matmul_forms``) and ``two_tap``
+    otherwise. In none does a convolution run at 2H x 2W or a
     multiply touch a masked tap.
     ``conv3`` stores the full 3x3 kernel so every form shares one state dict; its masked taps are
     zero and stay zero under training because no form lets them reach the output (their
@@ -106,13 +108,16 @@ class PixelDCL(nn.Module):
         """Entries of ``conv3.weight`` that the mask fixes at zero (counted without reading tensor data)."""
         return (9 - len(EDGE_TAPS)) * self.conv3.in_channels * self.conv3.out_channels
 
+    def _matmul_taps_pay(self, f1: Tensor) -> bool:
+        return matmul_forms_pay(f1.device) and self.conv3.out_channels >= MATMUL_TAPS_FROM_CHANNELS
+
     def forward(self, x: Tensor) -> Tensor:
         f1 = self.conv1(x)
         f2 = self.conv2(f1)
         if self.impl == "reference":
             grid = dilate(f1, (0, 0)) + dilate(f2, (1, 1))
             return add_bias(grid + F.conv2d(grid, self.conv3.weight * self.conv3_mask, padding=1), self.bias)
-        if self.impl == "fast" or (self.impl == "auto" and self.conv3.out_channels >= MATMUL_TAPS_FROM_CHANNELS):
+        if self.impl == "fast" or (self.impl == "auto" and self._matmul_taps_pay(f1)):
             return add_bias(EdgeTapsShuffle.apply(f1, f2, self.conv3.weight), self.bias)
 
         # The masked kernel is two 2-tap kernels: (up, down) read vertical neighbours, (left,

@@ -4,7 +4,13 @@ import itertools
 
 import pytest
 import torch
-from conftest import assert_same_outputs_and_gradients, autograd_steps, randomize, reference_and_fast
+from conftest import (
+    assert_same_outputs_and_gradients,
+    autograd_steps,
+    randomize,
+    reference_and_fast,
+    set_matmul_forms_pay,
+)
 
 from pixeldcn.upsamplers import build_upsampler
 
@@ -167,9 +173,11 @@ def test_deconvolution_is_four_shuffled_convolutions(name, centre_phase):
     torch.testing.assert_close(out[:, :, centre_phase::2, centre_phase::2], expected)
 
 
-def test_pixeldcl_auto_takes_the_matrix_products_from_128_channels_on():
+@pytest.mark.parametrize("products_pay", [True, False])
+def test_pixeldcl_auto_takes_the_matrix_products_from_128_channels_on_where_they_pay(monkeypatch, products_pay):
+    set_matmul_forms_pay(monkeypatch, products_pay)
     wide, narrow = build_upsampler("pixeldcl", 2, 128), build_upsampler("pixeldcl", 2, 127)
     assert wide.impl == narrow.impl == "auto"
     x = torch.randn(1, 2, 2, 2)
-    assert "EdgeTapsShuffleBackward" in autograd_steps(wide(x))
+    assert ("EdgeTapsShuffleBackward" in autograd_steps(wide(x))) is products_pay
     assert "EdgeTapsShuffleBackward" not in autograd_steps(narrow(x))

@@ -3,7 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import autograd_steps
+from conftest import autograd_steps, set_matmul_forms_pay
 
 from pixeldcn.layers import small_image_conv
 from pixeldcn.upsamplers import build_upsampler
@@ -21,6 +21,7 @@ def _value_and_grads(fn, x, weight, upstream):
 @pytest.mark.parametrize("matmul", [True, False])
 @pytest.mark.parametrize("size", [(1, 1), (3, 5), (4, 4)])
 def test_both_forms_are_the_padded_convolution(monkeypatch, matmul, size):
+    set_matmul_forms_pay(monkeypatch, True)
     monkeypatch.setattr(small_image_conv, "MATMUL_UP_TO_PIXELS", 10**6 if matmul else 0)
     monkeypatch.setattr(small_image_conv, "MATMUL_FROM_WEIGHT_MATRIX", 1)
     gen = torch.Generator().manual_seed(size[0])
@@ -33,6 +34,7 @@ def test_both_forms_are_the_padded_convolution(monkeypatch, matmul, size):
 
 
 def test_ipixeldcl_on_the_matrix_product_path_is_still_the_paper_layer(monkeypatch):
+    set_matmul_forms_pay(monkeypatch, True)
     monkeypatch.setattr(small_image_conv, "MATMUL_FROM_WEIGHT_MATRIX", 1)
     module = build_upsampler("ipixeldcl", 2, 3)
     with torch.no_grad():
