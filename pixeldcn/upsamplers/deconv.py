@@ -116,7 +116,8 @@ class Deconv(_TFSame, nn.ConvTranspose2d):
     (``pixeldcn.upsamplers.deconv_gemm``); ``"native"`` is PyTorch's strided ``conv_transpose2d``
     and crop. ``"auto"``, the default, picks per input the form measured fastest there: ``gemm``
     for small images with many channels where matrix products pay, the phases for large outputs
-    (``deconv`` only), native otherwise and under autocast (see ``GEMM_UP_TO_PIXELS``). Same function, same state dict.
+    (``deconv`` only), native otherwise and under autocast (see ``GEMM_UP_TO_PIXELS``). Same
+    function, same state dict.
     Parameters: k^2*Cin*Cout + Cout for kernel k (9*Cin*Cout + Cout at 2x; ``bias=False``: no Cout).
     MACs per output pixel: k^2*Cin*Cout/s^2 (9*Cin*Cout/4 at 2x: the four output phases receive
     1, 2, 2 and 4 taps).

@@ -38,8 +38,8 @@ from .registry import register_upsampler
 
 # ``auto`` computes PixelDCL's F3 and F4 as matrix products (``fast``) from this many channels on and
 # as 2-tap convolutions below: products with few channels are bound by the memory their sixteen
-# term maps pass through (quiet, 2 CPU cores of an Intel Xeon, forward + backward: fast 0.86x two_tap at 128@64^2 and
-# below at 256 and 512 channels, 1.15x at 64@128^2).
+# term maps pass through (quiet, 2 CPU cores of an Intel Xeon, forward + backward: fast 0.86x
+# two_tap at 128@64^2 and below at 256 and 512 channels, 1.15x at 64@128^2).
 MATMUL_TAPS_FROM_CHANNELS = 128
 
 
@@ -65,8 +65,7 @@ class PixelDCL(nn.Module):
     (left, right) * F2 and F4 = (left, right) * F1 + (up, down) * F2, and shuffles the maps (the
     previous fast form). ``auto``, the default, takes ``fast`` from ``MATMUL_TAPS_FROM_CHANNELS``
     output channels on where matrix products pay (``pixeldcn.layers.matmul_forms``) and ``two_tap``
-    otherwise. In none does a convolution run at 2H x 2W or a
-    multiply touch a masked tap.
+    otherwise. In none does a convolution run at 2H x 2W or a multiply touch a masked tap.
     ``conv3`` stores the full 3x3 kernel so every form shares one state dict; its masked taps are
     zero and stay zero under training because no form lets them reach the output (their
     gradient is exactly zero).
