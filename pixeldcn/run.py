@@ -2,8 +2,9 @@
 
 1. The configuration to run: ``cfg``, or with ``resume=<run dir>`` that run's saved one
    (:mod:`pixeldcn.config.resume`), checked before any work (:mod:`pixeldcn.config.validate`).
-2. The process group, determinism and seeds; then the trainer, datasets, task, model, optimizer
-   and scheduler (:mod:`pixeldcn.build`).
+2. The process group, determinism, seeds and malloc's keeping of freed memory
+   (:mod:`pixeldcn.utils.host_memory`); then the trainer, datasets, task, model, optimizer and
+   scheduler (:mod:`pixeldcn.build`).
 3. ``mode=train``: fit, then evaluate ``best.pt`` on ``eval.split``; ``mode=eval``: evaluate the
    weights in ``ckpt_path`` (:mod:`pixeldcn.modes`).
 4. The run directory gets ``metrics.json``, ``timing.json``, the task's files and ``images/*.png``
@@ -47,6 +48,7 @@ from pixeldcn.engine.timing import timing_report
 from pixeldcn.models import PretrainedWeightsError
 from pixeldcn.modes import evaluate_checkpoint, train, which_weights
 from pixeldcn.tasks.base import IncompatibleDatasetError
+from pixeldcn.utils.host_memory import keep_freed_host_memory
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     device = distributed.setup(resolve_config_device(cfg.trainer.device))
     run_dir = distributed.shared_run_dir(run_dir)
     deterministic = configure_determinism(device, cfg.trainer.deterministic)
+    keep_freed_host_memory()
     seed_everything(cfg.seed)
     names = {group: choices.get(group) for group in RUN_GROUPS}
     trainer = build_trainer(

@@ -1,7 +1,10 @@
 """What the machine could do and how busy it was while a benchmark ran.
 
-* The roofline's ceiling: the achieved rate of one large square ``torch.mm``, timed in the same
-  run (and the same round-robin) as the layers, so both see the same conditions.
+* The roofline's ceiling: the faster of two large dense kernels timed in the same run (and the same
+  round-robin) as the layers, so all see the same conditions: a square ``torch.mm`` (the BLAS) and a
+  3x3 convolution (the convolution library). Either can be the faster: on 2 cores of an AMD EPYC
+  oneDNN's convolution ran at 2.2x MKL's ``torch.mm``, so a ceiling from the product alone put
+  convolution-heavy layers at 150 % of it.
 * The load average before and after a run: other processes competing for the cores slow the many
   small kernels of some layers far more than others (on 2 busy cores PixelDCL / deconv6 measured
   2.49 where a quiet machine gives 0.79), so a run on a busy machine is flagged, not trusted.
@@ -15,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
+import torch.nn.functional as F
 
 # Above this share of the cores in use by others (1-minute load average), a machine is not quiet.
 BUSY_SHARE = 0.5
@@ -95,6 +99,12 @@ def load_markdown(load: dict) -> str:
     return "\n".join([line, *(f"**Warning: {warning}.**" for warning in load["warnings"])])
 
 
+def default_matmul_size(device: torch.device) -> int:
+    """Large enough to reach the device's peak: 2048 on a CPU (about 17 GFLOP), 8192 on a GPU (the
+    ceiling's convolution has a quarter as many channels)."""
+    return 8192 if device.type == "cuda" else 2048
+
+
 def matmul_task(
     device: torch.device, size: int, dtype: torch.dtype = torch.float32
 ) -> tuple[Callable[[], object], int]:
@@ -102,6 +112,55 @@ def matmul_task(
     generator = torch.Generator().manual_seed(0)
     a, b = (torch.randn(size, size, generator=generator).to(device, dtype) for _ in range(2))
     return (lambda: torch.mm(a, b)), 2 * size**3
+
+
+CONV_CEILING_SIDE = 32
+
+
+def conv_task(
+    device: torch.device, channels: int, dtype: torch.dtype = torch.float32
+) -> tuple[Callable[[], object], int]:
+    """A 3x3 'same' convolution, ``channels`` to ``channels`` on one 32 x 32 image, and its
+    floating-point operations (2 * 9 * channels^2 * 32^2)."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(1, channels, CONV_CEILING_SIDE, CONV_CEILING_SIDE, generator=generator).to(device, dtype)
+    weight = torch.randn(channels, channels, 3, 3, generator=generator).to(device, dtype)
+    return (lambda: F.conv2d(x, weight, padding=1)), 2 * 9 * channels**2 * CONV_CEILING_SIDE**2
+
+
+def ceiling_tasks(
+    device: torch.device, size: int, dtype: torch.dtype = torch.float32
+) -> dict[str, tuple[Callable[[], object], int]]:
+    """The roofline's candidates by label, each a task and its FLOPs: a ``size`` square matrix
+    product and a 3x3 convolution of ``size // 4`` channels (512 beside the CPU's 2048)."""
+    dtype_name = str(dtype).removeprefix("torch.")
+    channels = max(size // 4, 1)
+    return {
+        f"{size}x{size} {dtype_name} torch.mm": matmul_task(device, size, dtype),
+        f"3x3 conv {channels}->{channels} at 32x32 {dtype_name}": conv_task(device, channels, dtype),
+    }
+
+
+def ceiling(
+    candidates: dict[str, tuple[Callable[[], object], int]],
+    seconds: dict[str, float],
+    size: int,
+    dtype: torch.dtype = torch.float32,
+) -> dict:
+    """The roofline's ceiling: the fastest achieved GFLOP/s of the ``candidates`` (from :func:`ceiling_tasks`)
+    given each one's median ``seconds``."""
+    rates = {label: gflops(flops, seconds[label]) for label, (_, flops) in candidates.items()}
+    source = max(rates, key=rates.__getitem__)
+    return {"gflops_per_s": rates[source], "source": source, "candidates": rates, "size": size, "dtype": str(dtype)}
+
+
+def ceiling_markdown(peak: dict) -> str:
+    """One line for a report: what set the ceiling and the other candidate's rate."""
+    others = ", ".join(f"{label} {rate:.1f}" for label, rate in peak["candidates"].items() if label != peak["source"])
+    return (
+        f"Roofline ceiling: {peak['gflops_per_s']:.1f} GFLOP/s, the faster of the dense kernels timed in the same "
+        f"rounds ({peak['source']}; {others} GFLOP/s)."
+    )
 
 
 def gflops(flops: float, seconds: float) -> float:

@@ -36,14 +36,24 @@ from ..engine.seed import configure_determinism
 from ..report.paper import PAPER_TABLE2
 from ..upsamplers import UPSAMPLERS
 from ..utils.duration import format_minutes
+from ..utils.host_memory import keep_freed_host_memory
 from ..utils.timing import device_description, median
 from . import engine_steps
 from .costs import count_flops, count_macs, count_parameters
 from .harness import add_ratios, device_timer, round_robin, spread
-from .machine import finish_load_watch, gflops, load_markdown, matmul_task, start_load_watch
+from .machine import (
+    ceiling,
+    ceiling_markdown,
+    ceiling_tasks,
+    default_matmul_size,
+    finish_load_watch,
+    gflops,
+    load_markdown,
+    start_load_watch,
+)
 
 BASELINES = ("deconv6", "deconv")
-MATMUL = "matmul"
+CEILING = "ceiling"  # the harness keys of the roofline's dense kernels: (CEILING, label)
 # Models timed on the synthetic stand-in, with the dataset whose configuration (image size) they
 # take by default: the paper's Table 2 runs U-Net on PASCAL VOC; the VAE is the paper's CelebA one.
 MODEL_DATASETS = {"unet": "voc", "deeplab_resnet": "voc", "vae": "celeba"}
@@ -161,6 +171,7 @@ def run(
     if unknown:
         raise ValueError(f"unknown up-sampler(s) {unknown}; valid names: {', '.join(UPSAMPLERS)}")
     started = time.perf_counter()
+    keep_freed_host_memory()  # as train.py does: freed tensors are reused, not faulted in again
     load = start_load_watch()
     generator = torch.Generator().manual_seed(seed)
     with tempfile.TemporaryDirectory(prefix="pixeldcn-bench-") as scratch:
@@ -189,16 +200,18 @@ def run(
                     "predict_flops": count_flops(step.predict),
                 }
             dtype = PRECISION_DTYPES[setup.precision]
-            matmul_size = matmul_size or (8192 if device.type == "cuda" else 2048)
-            tasks[MATMUL], matmul_flops = matmul_task(device, matmul_size, dtype)
+            matmul_size = matmul_size or default_matmul_size(device)
+            candidates = ceiling_tasks(device, matmul_size, dtype)
+            tasks |= {(CEILING, label): task for label, (task, _) in candidates.items()}
             samples = round_robin(tasks, iters, warmup, device_timer(device), f"benchmark {setup.model}", progress)
-    peak = gflops(matmul_flops, median(samples[MATMUL]))
+    ceiling_seconds = {label: median(samples[(CEILING, label)]) for label in candidates}
+    peak = ceiling(candidates, ceiling_seconds, matmul_size, dtype)
     results = summarize(
         {name: {mode: samples[(name, mode)] for mode in ("train", "predict")} for name in names},
         facts,
         batch_size,
         workload,
-        peak,
+        peak["gflops_per_s"],
     )
     return {
         "environment": device_description(device),
@@ -209,7 +222,7 @@ def run(
         "iters": iters,
         "warmup": warmup,
         "deterministic": deterministic,
-        "peak": {"matmul_size": matmul_size, "dtype": str(dtype), "gflops_per_s": peak},
+        "peak": peak,
         "load": finish_load_watch(load).as_dict(),
         "duration_s": time.perf_counter() - started,
         "results": results,
@@ -270,7 +283,6 @@ def to_markdown(report: dict) -> str:
         "|---|" + "---:|" * 11,
     ]
     paper = {row["upsampler"]: row for row in PAPER_TABLE2["rows"]}
-    dtype_name = peak["dtype"].removeprefix("torch.")
     for name, row in report["results"].items():
 
         def shown(key: str, row: dict = row) -> str:
@@ -288,8 +300,7 @@ def to_markdown(report: dict) -> str:
     lines += [
         "",
         f"Paper (Tesla K40): {PAPER_TABLE2['summary']}",
-        f"Roofline ceiling: one {peak['matmul_size']}x{peak['matmul_size']} {dtype_name} torch.mm in the same "
-        f"rounds, {peak['gflops_per_s']:.1f} GFLOP/s. Run time {format_minutes(report['duration_s'])}.",
+        f"{ceiling_markdown(peak)} Run time {format_minutes(report['duration_s'])}.",
         load_markdown(report["load"]),
     ]
     return "\n".join(lines) + "\n"

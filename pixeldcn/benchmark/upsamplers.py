@@ -30,10 +30,20 @@ from ..convs import CONVS, build_conv
 from ..metrics.checkerboard import checkerboard_score
 from ..upsamplers import UPSAMPLERS, UPSAMPLERS_3D, build_upsampler
 from ..utils.duration import format_minutes
+from ..utils.host_memory import keep_freed_host_memory
 from ..utils.timing import device_description, median
 from .costs import count_flops, count_macs, count_parameters
 from .harness import add_ratios, device_timer, round_robin, spread
-from .machine import finish_load_watch, gflops, load_markdown, matmul_task, start_load_watch
+from .machine import (
+    ceiling,
+    ceiling_markdown,
+    ceiling_tasks,
+    default_matmul_size,
+    finish_load_watch,
+    gflops,
+    load_markdown,
+    start_load_watch,
+)
 from .overlap import is_deconvolution, overlap
 
 BASELINES = ("deconv", "deconv6")
@@ -122,13 +132,8 @@ def _as_images(y: torch.Tensor) -> torch.Tensor:
     return y if y.dim() == 4 else y.transpose(1, 2).flatten(0, 1)
 
 
-MATMUL = "matmul"  # the harness key of the roofline's matrix product
+CEILING = "ceiling"  # the harness keys of the roofline's dense kernels: (CEILING, label)
 MODES = ("forward", "forward_backward")
-
-
-def default_matmul_size(device: torch.device) -> int:
-    """Large enough to reach the device's peak: 2048 on a CPU (about 17 GFLOP), 8192 on a GPU."""
-    return 8192 if device.type == "cuda" else 2048
 
 
 def _forward_backward(module: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
@@ -163,6 +168,7 @@ def run(
     if unknown:
         raise ValueError(f"unknown layer(s) {unknown}; valid names: {', '.join(ALL_NAMES)}")
     started = time.perf_counter()
+    keep_freed_host_memory()  # as train.py does: freed tensors are reused, not faulted in again
     load = start_load_watch()
     torch.manual_seed(seed)
     family_shapes = {
@@ -201,9 +207,11 @@ def run(
     tasks: dict = {(mode, key): make(key) for key in modules for mode, make in zip(MODES, (forward, train_step))}
     flops = {task_key: count_flops(call) for task_key, call in tasks.items()}
     matmul_size = matmul_size or default_matmul_size(device)
-    tasks[MATMUL], matmul_flops = matmul_task(device, matmul_size)
+    candidates = ceiling_tasks(device, matmul_size)
+    tasks |= {(CEILING, label): task for label, (task, _) in candidates.items()}
     samples = round_robin(tasks, repeats, warmup, device_timer(device), "bench rounds", progress)
-    peak = gflops(matmul_flops, median(samples[MATMUL]))
+    ceiling_seconds = {label: median(samples[(CEILING, label)]) for label in candidates}
+    peak = ceiling(candidates, ceiling_seconds, matmul_size)
 
     results = {}
     for name in names:
@@ -222,7 +230,7 @@ def run(
                 f"{mode}_seconds_range": spread(totals),
                 f"{mode}_flops": mode_flops,
                 f"{mode}_gflops_per_s": gflops(mode_flops, seconds),
-                f"{mode}_percent_of_peak": 100 * gflops(mode_flops, seconds) / peak,
+                f"{mode}_percent_of_peak": 100 * gflops(mode_flops, seconds) / peak["gflops_per_s"],
             }
         module = modules[keys[-1]]
         probe = smooth_noise(shapes[-1].input_shape(1), gen).to(device)
@@ -256,7 +264,7 @@ def run(
             "conv_shapes": [s.label for s in family_shapes["conv"]],
             "matmul_size": matmul_size,
         },  # fmt: skip
-        "peak": {"matmul_size": matmul_size, "gflops_per_s": peak, "seconds": median(samples[MATMUL])},
+        "peak": peak,
         "load": finish_load_watch(load).as_dict(),
         "duration_s": time.perf_counter() - started,
         "results": results,
@@ -316,8 +324,6 @@ def to_markdown(report: dict) -> str:
             )
         sections.append("\n".join(lines) + "\n")
     sections.append(
-        f"Roofline ceiling: one {peak['matmul_size']}x{peak['matmul_size']} float32 torch.mm in the same rounds, "
-        f"{peak['gflops_per_s']:.1f} GFLOP/s. Run time {format_minutes(report['duration_s'])}.\n"
-        f"{load_markdown(report['load'])}\n"
+        f"{ceiling_markdown(peak)} Run time {format_minutes(report['duration_s'])}.\n{load_markdown(report['load'])}\n"
     )
     return "\n".join(sections)

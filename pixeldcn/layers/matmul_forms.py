@@ -3,11 +3,12 @@
 Every matrix-product form (``deconv``'s ``gemm``, PixelDCL's ``fast`` edge taps, iPixelDCL's im2col
 convolution) replaces a oneDNN convolution by ``torch.matmul``, which PyTorch's x86 wheels run
 through MKL. Forward + backward at the U-Net's decoder shapes on 2 CPU cores, each form measured
-faster than the convolution it replaces on an Intel Xeon and slower on an AMD EPYC (Zen 4, AVX-512
-too), where oneDNN's convolutions ran above MKL's ``torch.mm`` rate: deconv ``gemm`` at 512@16^2
+faster than the convolution it replaces on an Intel Xeon and slower on an AMD EPYC (AVX-512 too),
+where oneDNN's convolutions ran at twice MKL's ``torch.mm`` rate: deconv ``gemm`` at 512@16^2
 28.5 vs 19.3 ms, PixelDCL ``fast`` 53 vs 43 ms, iPixelDCL's im2col 151 vs 136 ms. MKL tunes its
 kernels for Intel CPUs, so the products are taken on Intel CPUs with MKL only; everywhere else
-(other CPUs, CUDA, where nothing has been measured) the convolution forms run.
+(other CPUs, CUDA, where nothing has been measured) the convolution forms run. Deconv's phases
+(convolutions, not products) follow the same rule: they won only on the Intel Xeon.
 """
 
 from __future__ import annotations

@@ -49,11 +49,11 @@ DECONV_IMPLS = ("auto", "gemm", "phases", "native")
 #   Intel Xeon's; on an AMD EPYC ``gemm`` lost at every shape, 1.5x native at 512@16^2);
 GEMM_UP_TO_PIXELS = 256
 GEMM_FROM_IN_CHANNELS = 256
-# - for ``deconv`` only, the phases from this many output elements per image on (Intel Xeon: 0.90x
-#   native at 128@64^2 and 64@128^2; AMD EPYC: 1.19x at 128@64^2, 0.64x at 64@128^2, hence the
-#   larger threshold where products do not pay; deconv6's 3x3 phases lost at every shape on both).
+# - for ``deconv`` only, the phases from this many output elements per image on, again where matrix
+#   products pay (Intel Xeon: 0.90x native at 128@64^2 and 64@128^2, native then computing the odd
+#   2H + 1 outputs; AMD EPYC, native computing 2H + 2 (``_TFSame``): 1.2-1.8x native at every
+#   shape; deconv6's 3x3 phases lost at every shape on both).
 PHASES_FROM_OUTPUT_ELEMENTS = 2**21
-PHASES_FROM_OUTPUT_ELEMENTS_WITHOUT_MATMUL = 2**22
 
 
 def check_deconv_impl(impl: str) -> str:
@@ -83,22 +83,27 @@ def _check_kernel(kernel_size: int, scale_factor: int) -> None:
 
 
 class _TFSame:
-    """Mixin for a ``ConvTranspose`` built with padding = TF's crop before: drops the one trailing
-    output per axis that TF crops after and PyTorch's symmetric padding keeps."""
+    """Mixin for a ``ConvTranspose`` built with padding = TF's crop before: drops the trailing
+    output per axis that TF crops after and PyTorch's symmetric padding keeps.
+
+    Where there is one (``k - s`` odd), the transposed convolution also computes one more output
+    (output padding 1, which no tap reaches) and both are cropped: oneDNN computed the even
+    2H + 2 outputs 0.83x as long as the odd 2H + 1, forward + backward on 2 cores of an AMD EPYC.
+    """
 
     trailing: int
 
     def _tf_arguments(self, kernel_size: int, scale_factor: int) -> dict[str, int]:
         before, after = tf_same_crop(kernel_size, scale_factor)
         self.trailing = after - before  # 0 or 1
-        return {"kernel_size": kernel_size, "stride": scale_factor, "padding": before}
+        return {"kernel_size": kernel_size, "stride": scale_factor, "padding": before, "output_padding": self.trailing}
 
     def forward(self, x: Tensor) -> Tensor:
         out = super().forward(x)
         if not self.trailing:
             return out
         dims = out.dim() - 2
-        return out[(..., *(slice(0, size - self.trailing) for size in out.shape[-dims:]))]
+        return out[(..., *(slice(0, size - 2 * self.trailing) for size in out.shape[-dims:]))]
 
 
 @register_upsampler("deconv")
@@ -114,10 +119,10 @@ class Deconv(_TFSame, nn.ConvTranspose2d):
     taps) and shuffles them (``pixeldcn.upsamplers.deconv_phases``); ``"gemm"`` is one matrix
     product giving every input pixel's output patch and one col2im adding the patches
     (``pixeldcn.upsamplers.deconv_gemm``); ``"native"`` is PyTorch's strided ``conv_transpose2d``
-    and crop. ``"auto"``, the default, picks per input the form measured fastest there: ``gemm``
-    for small images with many channels where matrix products pay, the phases for large outputs
-    (``deconv`` only), native otherwise and under autocast (see ``GEMM_UP_TO_PIXELS``). Same
-    function, same state dict.
+    and crop. ``"auto"``, the default, picks per input the form measured fastest there: where
+    matrix products pay, ``gemm`` for small images with many channels and the phases for large
+    outputs (``deconv`` only); native otherwise and under autocast (see ``GEMM_UP_TO_PIXELS``).
+    Same function, same state dict.
     Parameters: k^2*Cin*Cout + Cout for kernel k (9*Cin*Cout + Cout at 2x; ``bias=False``: no Cout).
     MACs per output pixel: k^2*Cin*Cout/s^2 (9*Cin*Cout/4 at 2x: the four output phases receive
     1, 2, 2 and 4 taps).
@@ -153,12 +158,12 @@ class Deconv(_TFSame, nn.ConvTranspose2d):
         return PhaseDeconv2d.apply(x, self.weight, self.bias, self.stride[0], self.padding[0])
 
     def _auto_form(self, x: Tensor) -> str:
+        if not matmul_forms_pay(x.device):
+            return "native"
         pixels = x.shape[-2] * x.shape[-1]
-        products_pay = matmul_forms_pay(x.device)
-        if products_pay and pixels <= GEMM_UP_TO_PIXELS and self.in_channels >= GEMM_FROM_IN_CHANNELS:
+        if pixels <= GEMM_UP_TO_PIXELS and self.in_channels >= GEMM_FROM_IN_CHANNELS:
             return "gemm"
-        phases_from = PHASES_FROM_OUTPUT_ELEMENTS if products_pay else PHASES_FROM_OUTPUT_ELEMENTS_WITHOUT_MATMUL
-        if self.phases_in_auto and self.out_channels * pixels * self.stride[0] ** 2 >= phases_from:
+        if self.phases_in_auto and self.out_channels * pixels * self.stride[0] ** 2 >= PHASES_FROM_OUTPUT_ELEMENTS:
             return "phases"
         return "native"
 

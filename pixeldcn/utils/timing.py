@@ -9,6 +9,8 @@ import time
 
 import torch
 
+from .host_memory import host_memory_policy
+
 
 def synchronize(device: torch.device) -> None:
     """Wait for queued kernels, so a timer measures work done rather than work launched."""
@@ -72,4 +74,5 @@ def device_description(device: torch.device) -> dict[str, str | int]:
         "torch": torch.__version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "host_memory": host_memory_policy(),
     }

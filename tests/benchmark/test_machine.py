@@ -1,8 +1,18 @@
 """Load-average warnings and the roofline's matrix product."""
 
+import pytest
 import torch
 
-from pixeldcn.benchmark.machine import gflops, load_markdown, matmul_task, quiet_warnings
+from pixeldcn.benchmark.costs import count_flops
+from pixeldcn.benchmark.machine import (
+    ceiling,
+    ceiling_markdown,
+    ceiling_tasks,
+    gflops,
+    load_markdown,
+    matmul_task,
+    quiet_warnings,
+)
 
 
 def test_a_quiet_machine_gets_no_warning():
@@ -39,3 +49,15 @@ def test_matmul_task_computes_a_product_and_counts_2_n_cubed():
     assert flops == 2 * 8**3
     assert work().shape == (8, 8)
     assert gflops(3e9, 1.5) == 2.0
+
+
+def test_ceiling_candidates_count_the_flops_they_run_and_the_faster_sets_the_ceiling():
+    candidates = ceiling_tasks(torch.device("cpu"), 64)
+    for work, flops in candidates.values():
+        assert count_flops(work) == flops  # the FLOP counter is the oracle
+    mm, conv = candidates
+    peak = ceiling(candidates, {mm: 2 * 64**3 / 1e9, conv: candidates[conv][1] / 4e9}, 64)
+    assert peak["candidates"] == pytest.approx({mm: 1.0, conv: 4.0})
+    assert peak["source"] == conv and peak["gflops_per_s"] == pytest.approx(4.0)
+    line = ceiling_markdown(peak)
+    assert "4.0 GFLOP/s" in line and f"({conv}; {mm} 1.0 GFLOP/s)" in line

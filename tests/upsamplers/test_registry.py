@@ -50,7 +50,8 @@ def test_options_reach_the_constructor_and_factories_compose():
 
 def test_deconv_kernels_match_the_paper_and_released_code():
     # The PyTorch-convention layer keeps the former deconv's arguments; deconv itself is TF SAME
-    # (padding 0, one trailing output cropped; tests/upsamplers/test_alignment.py).
+    # (padding 0, one trailing output cropped, computed with one more that no tap reaches and cropped
+    # too; tests/upsamplers/test_alignment.py).
     dcl = build_upsampler("deconv_torch", 8, 4)
     assert (dcl.kernel_size, dcl.stride, dcl.padding, dcl.output_padding) == ((3, 3), (2, 2), (1, 1), (1, 1))
     tf = build_upsampler("deconv", 8, 4)
@@ -58,7 +59,7 @@ def test_deconv_kernels_match_the_paper_and_released_code():
         (3, 3),
         (2, 2),
         (0, 0),
-        (0, 0),
+        (1, 1),
         1,
     )
     dcl6 = build_upsampler("deconv6", 8, 4)

@@ -82,11 +82,12 @@ def test_other_factors_are_rejected(factor):
         ("deconv_torch", 4, 7, 2, 1),
         ("deconv_torch", 8, 15, 4, 1),
         ("deconv_torch3d", 4, 7, 2, 1),
-        # TF SAME: padding (k - s) // 2, no output padding (and one trailing output cropped).
-        ("deconv", 2, 3, 0, 0),
-        ("deconv", 4, 7, 1, 0),
-        ("deconv", 8, 15, 3, 0),
-        ("deconv3d", 4, 7, 1, 0),
+        # TF SAME: padding (k - s) // 2; for odd k - s one trailing output cropped, computed with
+        # output padding 1 (one more output, which no tap reaches) and both cropped.
+        ("deconv", 2, 3, 0, 1),
+        ("deconv", 4, 7, 1, 1),
+        ("deconv", 8, 15, 3, 1),
+        ("deconv3d", 4, 7, 1, 1),
         ("deconv6", 2, 6, 2, 0),
         ("deconv6", 4, 12, 4, 0),
         ("deconv6", 8, 24, 8, 0),
