@@ -1,8 +1,9 @@
 """Time every up-sampler (2D and 3D) and same-size convolution at U-Net decoder shapes; writes JSON + Markdown.
 
-Per layer: forward and forward + backward time, achieved GFLOP/s and % of a torch.mm timed in the
-same rounds, ratios to the baselines, tap overlap of the deconvolutions, checkerboard score at
-initialisation; the load average before and after the run, with a warning when it was busy.
+Per layer: forward and forward + backward time, achieved GFLOP/s and % of the roofline's ceiling
+(the faster of a torch.mm and a 3x3 convolution timed in the same rounds), ratios to the baselines,
+tap overlap of the deconvolutions, checkerboard score at initialisation; the load average before
+and after the run, with a warning when it was busy.
 
 python scripts/bench_upsamplers.py --device cpu
 python scripts/bench_upsamplers.py --device cuda --batch-size 8 --repeats 50
@@ -39,7 +40,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
-        "--matmul-size", type=int, default=None, help="side of the roofline's torch.mm (default: 2048 CPU, 8192 GPU)"
+        "--matmul-size",
+        type=int,
+        default=None,
+        help="roofline torch.mm side, 4x its conv's channels (2048 CPU, 8192 GPU)",
     )
     parser.add_argument("--out-dir", type=Path, default=Path("outputs/bench"))
     args = parser.parse_args()

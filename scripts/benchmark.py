@@ -9,8 +9,9 @@ per up-sampler, on synthetic tensors, composed from configs/ like train.py.
 
 Prints a K40-style table extrapolated to the paper's workload (10,000 iterations, 2109 images),
 ratios to deconv6 (the paper's DCL) and deconv, the paper's ratios beside them, each model's
-multiply-accumulates per image and achieved GFLOP/s against a torch.mm timed in the same rounds,
-and the load average around the run; writes JSON + Markdown under --out-dir.
+multiply-accumulates per image and achieved GFLOP/s against the roofline's ceiling (the faster of a
+torch.mm and a 3x3 convolution timed in the same rounds), and the load average around the run;
+writes JSON + Markdown under --out-dir.
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument(
         "--predict-images", type=int, default=2109, help="workload the prediction time is extrapolated to"
     )
-    parser.add_argument("--matmul-size", type=int, default=None, help="roofline torch.mm side (2048 CPU, 8192 GPU)")
+    parser.add_argument(
+        "--matmul-size",
+        type=int,
+        default=None,
+        help="roofline torch.mm side, 4x its conv's channels (2048 CPU, 8192 GPU)",
+    )
     parser.add_argument("--out-dir", type=Path, default=Path("outputs/bench"))
     parser.add_argument("overrides", nargs="*", help="further train.py overrides (key=value)")
     args = parser.parse_args(argv)

@@ -161,8 +161,9 @@ def run(
 
     2D up-samplers run at ``unet_decoder_shapes(width, image_size)``, convolutions at
     ``decoder_conv_shapes(width, image_size)`` and 3D up-samplers at
-    ``unet3d_decoder_shapes(width_3d, volume_size, depth_3d)``; the roofline's matrix product is
-    ``matmul_size`` square (default :func:`default_matmul_size`).
+    ``unet3d_decoder_shapes(width_3d, volume_size, depth_3d)``; the roofline's dense kernels are a
+    ``matmul_size`` square matrix product (default :func:`default_matmul_size`) and a 3x3
+    convolution of a quarter as many channels (:func:`~pixeldcn.benchmark.machine.ceiling_tasks`).
     """
     unknown = sorted(label for label in names if split_variant(label)[0] not in ALL_NAMES)
     if unknown:
@@ -280,7 +281,7 @@ def _overlap_cell(row: dict) -> str:
 
 def to_markdown(report: dict) -> str:
     """One summary table per family present: times summed over its shapes, ratios, the roofline
-    (GFLOP/s and % of the measured matmul peak), tap overlap, checkerboard score; then the load."""
+    (GFLOP/s and % of the measured ceiling), tap overlap, checkerboard score; then the load."""
     env, cfg, peak = report["environment"], report["config"], report["peak"]
     where = (
         f"on {env['device_name']} ({env['device']}, {env['cpu_threads']} threads), torch {env['torch']}; "
