@@ -3,11 +3,15 @@
 Every round calls every timed task once, in an order rotated by one position per round, so all
 tasks share the machine's conditions (a busy spell, a thermal change) and none always runs right
 after the same neighbour. The first ``warmup`` rounds are left out; a task's figure is the median
-of its remaining samples. Ratios to baselines are always taken between figures of the same run.
+of its remaining samples. Ratios to baselines are always taken between figures of the same run;
+:func:`paired_ratio` also pairs two tasks' samples round by round and gives the median ratio a
+distribution-free confidence interval.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -90,3 +94,26 @@ def add_ratios(
 def spread(values: Sequence[float]) -> list[float]:
     """``[min, max]`` of ``values``: the range a median came from."""
     return [min(values), max(values)]
+
+
+def median_interval(values: Sequence[float], confidence: float = 0.95) -> list[float] | None:
+    """A distribution-free confidence interval for the median of ``values`` (the sign test's): the
+    order statistics of ranks ``k`` and ``n + 1 - k`` for the largest ``k`` with
+    ``P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2``; ``None`` when no ``k`` exists (fewer than 6
+    values at 95 %)."""
+    n, tail = len(values), (1 - confidence) / 2
+    k, below = 0, 0.0
+    while k < n and below + math.comb(n, k) / 2**n <= tail:
+        below += math.comb(n, k) / 2**n
+        k += 1
+    if k == 0:
+        return None
+    ordered = sorted(values)
+    return [ordered[k - 1], ordered[n - k]]
+
+
+def paired_ratio(values: Sequence[float], baseline_values: Sequence[float], confidence: float = 0.95) -> dict:
+    """The ratios of two tasks' samples taken in the same rounds (as :func:`round_robin` returns them):
+    their median, its :func:`median_interval` and the number of rounds."""
+    ratios = [ratio(value, base) for value, base in zip(values, baseline_values, strict=True)]
+    return {"median": statistics.median(ratios), "interval": median_interval(ratios, confidence), "rounds": len(ratios)}

@@ -9,8 +9,10 @@ What is timed is the trainer's own training step and prediction call, on synthet
 like the configured dataset's samples, so no data is read.
 
 Models are visited round-robin by :func:`~pixeldcn.benchmark.harness.round_robin` (one training
-step and one prediction batch each per round, and one matrix product for the roofline); the
-first ``warmup`` rounds are left out and every figure is a median. Per-iteration medians are then
+step and one prediction batch each per round, and the roofline's two dense kernels); the first
+``warmup`` rounds are left out and every figure is a median. Each ratio to a baseline is also taken
+round by round, with a 95 % confidence interval for its median
+(:func:`~pixeldcn.benchmark.harness.paired_ratio`). Per-iteration medians are then
 extrapolated to the paper's workload (10,000 training iterations, prediction of 2109 images) and
 printed in the K40 table's ``XmYs`` format beside the paper's ratios.
 """
@@ -40,7 +42,7 @@ from ..utils.host_memory import keep_freed_host_memory
 from ..utils.timing import device_description, median
 from . import engine_steps
 from .costs import count_flops, count_macs, count_parameters
-from .harness import add_ratios, device_timer, round_robin, spread
+from .harness import add_ratios, device_timer, paired_ratio, round_robin, spread
 from .machine import (
     ceiling,
     ceiling_markdown,
@@ -259,6 +261,10 @@ def summarize(
         }
     measures = {"train": "train_seconds_per_iter", "predict": "predict_seconds_per_batch", "macs": "macs_per_image"}
     add_ratios(results, measures, BASELINES)
+    for name, row in results.items():
+        for base in (base for base in BASELINES if base in samples and base != name):
+            for mode in ("train", "predict"):
+                row[f"{mode}_vs_{base}_paired"] = paired_ratio(samples[name][mode], samples[base][mode])
     return results
 
 
@@ -297,10 +303,36 @@ def to_markdown(report: dict) -> str:
             f"| {row['train_percent_of_peak']:.0f} | {shown('train_vs_deconv6')} | {shown('predict_vs_deconv6')} "
             f"| {shown('train_vs_deconv')} | {shown('predict_vs_deconv')} | {paper_train} | {paper_predict} |"
         )
+    lines += ["", *_paired_ratio_table(report["results"]), "", f"Paper (Tesla K40): {PAPER_TABLE2['summary']}"]
     lines += [
-        "",
-        f"Paper (Tesla K40): {PAPER_TABLE2['summary']}",
         f"{ceiling_markdown(peak)} Run time {format_minutes(report['duration_s'])}.",
         load_markdown(report["load"]),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _paired_ratio_table(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The ratios to the baselines taken round by round: median and 95 % interval of the median."""
+    columns = [(mode, base) for base in BASELINES for mode in ("train", "predict")]
+    rows = [name for name, row in results.items() if any(f"{m}_vs_{b}_paired" in row for m, b in columns)]
+    if not rows:
+        return []
+
+    def cell(row: Mapping[str, Any], mode: str, base: str) -> str:
+        paired = row.get(f"{mode}_vs_{base}_paired")
+        if paired is None:
+            return "—"
+        if paired["interval"] is None:
+            return f"{paired['median']:.3f} (not enough rounds for an interval)"
+        low, high = paired["interval"]
+        return f"{paired['median']:.3f} [{low:.3f}, {high:.3f}]"
+
+    lines = [
+        "Ratios taken round by round (each model's step over the baseline's in the same round): median "
+        "[95 % confidence interval of the median].",
+        "",
+        "| up-sampler | " + " | ".join(f"{mode} / {base}" for mode, base in columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    lines += [f"| {name} | " + " | ".join(cell(results[name], m, b) for m, b in columns) + " |" for name in rows]
+    return lines

@@ -37,6 +37,10 @@ def test_summary_of_fake_timing_rows():
     assert pixeldcl["predict_images_per_second"] == 2.0
     assert pixeldcl["train_gflops_per_s"] == 2.0 and pixeldcl["train_percent_of_peak"] == 50.0
     assert rows["deconv6"]["predict_gflops_per_s"] == 1.0
+    # Round by round: 3/6, 9/4, 3/5; three rounds are too few for a 95 % interval of the median.
+    assert pixeldcl["train_vs_deconv6_paired"] == {"median": 0.6, "interval": None, "rounds": 3}
+    assert pixeldcl["predict_vs_deconv_paired"]["median"] == 0.5
+    assert "train_vs_deconv6_paired" not in rows["deconv6"] and "train_vs_deconv_paired" in rows["deconv6"]
 
 
 def test_stand_in_batches_have_the_datasets_shape_and_ignored_pixels():
@@ -80,6 +84,7 @@ def test_the_timed_step_is_the_trainers_with_the_tasks_loss_and_the_configured_o
     assert report["setup"] | {"size": 32, "batch_size": 2, "width": 4} == report["setup"]
     table = to_markdown(report)
     assert "paper train / DCL" in table and "| deconv |" in table and "float32 torch.mm" in table
+    assert "not enough rounds for an interval" in table  # a handful of rounds gives no interval
 
 
 def test_the_vae_trains_through_the_generation_task(monkeypatch):

@@ -1,8 +1,11 @@
 """The shared harness: round-robin order and warm-up, ratios, spreads and the Table 2 duration format."""
 
+import random
+import statistics
+
 import pytest
 
-from pixeldcn.benchmark.harness import add_ratios, ratio, rotated, round_robin, spread
+from pixeldcn.benchmark.harness import add_ratios, median_interval, paired_ratio, ratio, rotated, round_robin, spread
 from pixeldcn.utils.duration import format_minutes
 
 
@@ -64,3 +67,31 @@ def test_ratios_only_for_the_named_rows():
 
 def test_spread_is_the_range():
     assert spread([3.0, 1.0, 2.0]) == [1.0, 3.0]
+
+
+def test_median_interval_takes_the_sign_test_order_statistics():
+    values = list(range(1, 21))
+    random.Random(0).shuffle(values)
+    # n = 20: P(Binomial(20, 1/2) <= 5) = 0.0207 <= 0.025 < P(<= 6) = 0.0577, so ranks 6 and 15.
+    assert median_interval(values) == [6, 15]
+    assert median_interval([3.0, 1.0, 2.0, 5.0, 4.0, 6.0]) == [1.0, 6.0]  # n = 6: P(0 heads) = 1/64
+    assert median_interval([1.0, 2.0, 3.0, 4.0, 5.0]) is None  # n = 5: 1/32 > 0.025
+
+
+def test_median_interval_covers_the_true_median_as_often_as_it_claims():
+    # Exponential samples of 20, true median ln 2; the exact coverage at n = 20 is 1 - 2 * 0.0207.
+    rng = random.Random(1)
+    trials = 2000
+    covered = 0
+    for _ in range(trials):
+        low, high = median_interval([rng.expovariate(1.0) for _ in range(20)])
+        covered += low <= 0.6931471805599453 <= high
+    assert 0.94 < covered / trials < 0.975
+
+
+def test_paired_ratio_pairs_samples_of_the_same_round():
+    result = paired_ratio([2.0, 6.0, 3.0], [1.0, 3.0, 6.0])
+    assert result == {"median": 2.0, "interval": None, "rounds": 3}  # per round 2, 2, 0.5
+    assert statistics.median([2.0, 6.0, 3.0]) / statistics.median([1.0, 3.0, 6.0]) == 1.0  # unpaired differs
+    with pytest.raises(ValueError):
+        paired_ratio([1.0, 2.0], [1.0])
