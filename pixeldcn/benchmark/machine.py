@@ -3,7 +3,7 @@
 * The roofline's ceiling: the faster of two large dense kernels timed in the same run (and the same
   round-robin) as the layers, so all see the same conditions: a square ``torch.mm`` (the BLAS) and a
   3x3 convolution (the convolution library). Either can be the faster: on 2 cores of an AMD EPYC
-  oneDNN's convolution ran at 2.2x MKL's ``torch.mm``, so a ceiling from the product alone put
+  oneDNN's convolution ran at twice MKL's ``torch.mm``, so a ceiling from the product alone put
   convolution-heavy layers at 150 % of it.
 * The load average before and after a run: other processes competing for the cores slow the many
   small kernels of some layers far more than others (on 2 busy cores PixelDCL / deconv6 measured
@@ -120,8 +120,8 @@ CONV_CEILING_SIDE = 32
 def conv_task(
     device: torch.device, channels: int, dtype: torch.dtype = torch.float32
 ) -> tuple[Callable[[], object], int]:
-    """A 3x3 'same' convolution, ``channels`` to ``channels`` on one 32 x 32 image, and its
-    floating-point operations (2 * 9 * channels^2 * 32^2)."""
+    """A 3x3 'same' convolution, ``channels`` to ``channels`` on one ``CONV_CEILING_SIDE``-square
+    image, and its floating-point operations (2 * 9 * channels^2 * side^2)."""
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(1, channels, CONV_CEILING_SIDE, CONV_CEILING_SIDE, generator=generator).to(device, dtype)
     weight = torch.randn(channels, channels, 3, 3, generator=generator).to(device, dtype)
@@ -137,7 +137,9 @@ def ceiling_tasks(
     channels = max(size // 4, 1)
     return {
         f"{size}x{size} {dtype_name} torch.mm": matmul_task(device, size, dtype),
-        f"3x3 conv {channels}->{channels} at 32x32 {dtype_name}": conv_task(device, channels, dtype),
+        f"3x3 conv {channels}->{channels} at {CONV_CEILING_SIDE}x{CONV_CEILING_SIDE} {dtype_name}": conv_task(
+            device, channels, dtype
+        ),
     }
 
 

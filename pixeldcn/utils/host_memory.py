@@ -1,15 +1,16 @@
 """Keep freed host memory in the process, so a training step does not page-fault its tensors back in.
 
 PyTorch hands CPU tensors straight to ``malloc`` (it caches only GPU memory). glibc's ``malloc``
-serves every block above its mmap threshold (at most 32 MiB) with a fresh ``mmap`` and unmaps it
-when freed, and trims the top of its heap back to the OS: each iteration then faults in every page
-of its activations, weight gradients and optimizer temporaries anew (the kernel zeroes each 4 KiB
-page). On 2 cores of an AMD EPYC that took 22 % of the U-Net's training step (width 64, 256 x 256,
-batch 1, deconv6: 0.98 s, 0.76 s with memory kept) and 34 % of iPixelDCL's (1.43 s, 0.95 s), and
-made steps vary by a third; the weight gradients, re-allocated every step, cost the most. With
-mmap and trimming off, freed blocks stay in the heap and the next step reuses them: the process
-keeps its peak footprint instead of returning it between steps (peak resident memory of four
-such U-Nets 3357 MiB, 3431 MiB kept).
+serves every block above its mmap threshold (128 KiB, rising as such blocks are freed, never past
+32 MiB) with a fresh ``mmap`` and unmaps it when freed, and trims the top of its heap back to the
+OS: each iteration then faults in every page of its activations, weight gradients and optimizer
+temporaries anew (the kernel zeroes each 4 KiB page). On 2 cores of an AMD EPYC that took 22 % of
+the U-Net's training step (width 64, 256 x 256, batch 1, deconv6: 0.98 s, 0.76 s with memory kept)
+and 34 % of iPixelDCL's (1.43 s, 0.95 s), and made steps vary by a third; the layers with the
+largest weights lost the most (iPixelDCL at 512@16^2, forward + backward: 146 ms, 91 ms kept),
+their gradients being allocated anew every step. With mmap and trimming off, freed blocks stay in
+the heap and the next step reuses them: the process keeps its peak footprint instead of returning
+it between steps (peak resident memory of four such U-Nets 3357 MiB, 3431 MiB kept).
 """
 
 from __future__ import annotations
