@@ -13,8 +13,9 @@
 from __future__ import annotations
 
 import os
+import statistics
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -143,15 +144,27 @@ def ceiling_tasks(
     }
 
 
+CEILING = "ceiling"  # the harness keys of the ceiling's kernels: (CEILING, label)
+
+
+def ceiling_calls(
+    candidates: dict[str, tuple[Callable[[], object], int]],
+) -> dict[tuple[str, str], Callable[[], object]]:
+    """The ``candidates``' tasks keyed for the harness, beside a benchmark's own tasks."""
+    return {(CEILING, label): task for label, (task, _) in candidates.items()}
+
+
 def ceiling(
     candidates: dict[str, tuple[Callable[[], object], int]],
-    seconds: dict[str, float],
+    samples: Mapping[Hashable, Sequence[float]],
     size: int,
     dtype: torch.dtype = torch.float32,
 ) -> dict:
-    """The roofline's ceiling: the fastest achieved GFLOP/s of the ``candidates`` (from :func:`ceiling_tasks`)
-    given each one's median ``seconds``."""
-    rates = {label: gflops(flops, seconds[label]) for label, (_, flops) in candidates.items()}
+    """The roofline's ceiling: the fastest achieved GFLOP/s of the ``candidates`` (from :func:`ceiling_tasks`),
+    each from the median of its harness ``samples`` (timed under :func:`ceiling_calls`' keys)."""
+    rates = {
+        label: gflops(flops, statistics.median(samples[(CEILING, label)])) for label, (_, flops) in candidates.items()
+    }
     source = max(rates, key=rates.__getitem__)
     return {"gflops_per_s": rates[source], "source": source, "candidates": rates, "size": size, "dtype": str(dtype)}
 

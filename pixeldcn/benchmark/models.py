@@ -45,6 +45,7 @@ from .costs import count_flops, count_macs, count_parameters
 from .harness import add_ratios, device_timer, paired_ratio, round_robin, spread
 from .machine import (
     ceiling,
+    ceiling_calls,
     ceiling_markdown,
     ceiling_tasks,
     default_matmul_size,
@@ -55,7 +56,6 @@ from .machine import (
 )
 
 BASELINES = ("deconv6", "deconv")
-CEILING = "ceiling"  # the harness keys of the roofline's dense kernels: (CEILING, label)
 # Models timed on the synthetic stand-in, with the dataset whose configuration (image size) they
 # take by default: the paper's Table 2 runs U-Net on PASCAL VOC; the VAE is the paper's CelebA one.
 MODEL_DATASETS = {"unet": "voc", "deeplab_resnet": "voc", "vae": "celeba"}
@@ -204,10 +204,9 @@ def run(
             dtype = PRECISION_DTYPES[setup.precision]
             matmul_size = matmul_size or default_matmul_size(device)
             candidates = ceiling_tasks(device, matmul_size, dtype)
-            tasks |= {(CEILING, label): task for label, (task, _) in candidates.items()}
+            tasks |= ceiling_calls(candidates)
             samples = round_robin(tasks, iters, warmup, device_timer(device), f"benchmark {setup.model}", progress)
-    ceiling_seconds = {label: median(samples[(CEILING, label)]) for label in candidates}
-    peak = ceiling(candidates, ceiling_seconds, matmul_size, dtype)
+    peak = ceiling(candidates, samples, matmul_size, dtype)
     results = summarize(
         {name: {mode: samples[(name, mode)] for mode in ("train", "predict")} for name in names},
         facts,

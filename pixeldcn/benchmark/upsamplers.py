@@ -9,10 +9,10 @@ Three families, each timed at its own shapes and compared with its own baselines
   U-Net decoder's convolutions run at (C -> C at twice each up-sampler's input), against ``conv``.
 
 All layers are timed in one process by :func:`~pixeldcn.benchmark.harness.round_robin` (every
-round visits every layer and shape, and one large matrix product), so they share the machine's
+round visits every layer and shape, and the roofline's dense kernels), so they share the machine's
 conditions; each figure is a median over rounds after warm-up, and ratios against the baselines
 come from the same run. Beside the times: each layer's achieved GFLOP/s (FLOPs counted on the
-operations it runs) against the matrix product's, the roofline's ceiling; the overlap of each
+operations it runs) against the faster dense kernel's, the roofline's ceiling; the overlap of each
 deconvolution's taps (:mod:`~pixeldcn.benchmark.overlap`); the load average around the run.
 """
 
@@ -36,6 +36,7 @@ from .costs import count_flops, count_macs, count_parameters
 from .harness import add_ratios, device_timer, round_robin, spread
 from .machine import (
     ceiling,
+    ceiling_calls,
     ceiling_markdown,
     ceiling_tasks,
     default_matmul_size,
@@ -132,7 +133,6 @@ def _as_images(y: torch.Tensor) -> torch.Tensor:
     return y if y.dim() == 4 else y.transpose(1, 2).flatten(0, 1)
 
 
-CEILING = "ceiling"  # the harness keys of the roofline's dense kernels: (CEILING, label)
 MODES = ("forward", "forward_backward")
 
 
@@ -209,10 +209,9 @@ def run(
     flops = {task_key: count_flops(call) for task_key, call in tasks.items()}
     matmul_size = matmul_size or default_matmul_size(device)
     candidates = ceiling_tasks(device, matmul_size)
-    tasks |= {(CEILING, label): task for label, (task, _) in candidates.items()}
+    tasks |= ceiling_calls(candidates)
     samples = round_robin(tasks, repeats, warmup, device_timer(device), "bench rounds", progress)
-    ceiling_seconds = {label: median(samples[(CEILING, label)]) for label in candidates}
-    peak = ceiling(candidates, ceiling_seconds, matmul_size)
+    peak = ceiling(candidates, samples, matmul_size)
 
     results = {}
     for name in names:

@@ -5,7 +5,9 @@ import torch
 
 from pixeldcn.benchmark.costs import count_flops
 from pixeldcn.benchmark.machine import (
+    CEILING,
     ceiling,
+    ceiling_calls,
     ceiling_markdown,
     ceiling_tasks,
     gflops,
@@ -56,7 +58,9 @@ def test_ceiling_candidates_count_the_flops_they_run_and_the_faster_sets_the_cei
     for work, flops in candidates.values():
         assert count_flops(work) == flops  # the FLOP counter is the oracle
     mm, conv = candidates
-    peak = ceiling(candidates, {mm: 2 * 64**3 / 1e9, conv: candidates[conv][1] / 4e9}, 64)
+    samples = {(CEILING, mm): [2 * 64**3 / 1e9], (CEILING, conv): [9.0, candidates[conv][1] / 4e9, 0.0]}
+    assert set(ceiling_calls(candidates)) == {(CEILING, mm), (CEILING, conv)}
+    peak = ceiling(candidates, samples, 64)  # from each one's median
     assert peak["candidates"] == pytest.approx({mm: 1.0, conv: 4.0})
     assert peak["source"] == conv and peak["gflops_per_s"] == pytest.approx(4.0)
     line = ceiling_markdown(peak)
