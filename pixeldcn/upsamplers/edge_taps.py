@@ -1,4 +1,5 @@
-"""PixelDCL's F3 and F4 and the periodic shuffle in one autograd function (``PixelDCL``'s ``impl="fast"``).
+"""PixelDCL's edge taps: F3 and F4 and the periodic shuffle in one autograd function (``PixelDCL``'s
+``impl="fast"``), and the 2-tap kernels its ``two_tap`` form convolves with (:class:`TwoTapKernels`).
 
 The masked 3x3 convolution of the dilated grid reads, for each generated pixel, four neighbours
 through four taps: with ``up, down, left, right`` the Cout x Cout matrices of those taps,
@@ -96,3 +97,25 @@ class EdgeTapsShuffle(torch.autograd.Function):
             for tap_grad, (dy, dx) in zip(tap_grads, TAP_ORDER):
                 grad_weight[:, :, dy, dx] = tap_grad
         return grad_f1, grad_f2, grad_weight
+
+
+class TwoTapKernels(torch.autograd.Function):
+    """``conv3.weight`` (Cout x Cout x 3 x 3) -> its (up, down) taps as a contiguous Cout x Cout x 2 x 1
+    kernel and its (left, right) taps as a Cout x Cout x 1 x 2 one.
+
+    An autograd function because autograd's backward of each strided slice ``weight[:, :, 0::2, 1:2]``
+    allocates, zeroes and adds one full-size 3x3 weight gradient per use (four per PixelDCL layer,
+    9.4 MB each at 512 channels); here both kernels' gradients are written once into one.
+    """
+
+    @staticmethod
+    def forward(ctx, weight: Tensor) -> tuple[Tensor, Tensor]:
+        ctx.kernel_shape = weight.shape
+        return weight[:, :, 0::2, 1:2].contiguous(), weight[:, :, 1:2, 0::2].contiguous()
+
+    @staticmethod
+    def backward(ctx, grad_vertical: Tensor, grad_horizontal: Tensor) -> Tensor:
+        grad_weight = grad_vertical.new_zeros(ctx.kernel_shape)
+        grad_weight[:, :, 0::2, 1:2] = grad_vertical
+        grad_weight[:, :, 1:2, 0::2] = grad_horizontal
+        return grad_weight

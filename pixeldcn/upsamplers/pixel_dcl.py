@@ -33,7 +33,7 @@ from pixeldcn.layers.options import add_bias, balance_, check_impl, check_init, 
 from pixeldcn.layers.phases import dilate, interleave
 from pixeldcn.layers.small_image_conv import conv3x3_same
 
-from .edge_taps import EDGE_TAPS, EdgeTapsShuffle
+from .edge_taps import EDGE_TAPS, EdgeTapsShuffle, TwoTapKernels
 from .registry import register_upsampler
 
 # ``auto`` computes PixelDCL's F3 and F4 as matrix products (``fast``) from this many channels on and
@@ -122,8 +122,7 @@ class PixelDCL(nn.Module):
         # The masked kernel is two 2-tap kernels: (up, down) read vertical neighbours, (left,
         # right) horizontal ones. Padding 1 on the tap axis computes one extra row/column, sliced
         # off so that output (i, j) aligns with the neighbours of the pixel being generated.
-        vertical = self.conv3.weight[:, :, 0::2, 1:2]
-        horizontal = self.conv3.weight[:, :, 1:2, 0::2]
+        vertical, horizontal = TwoTapKernels.apply(self.conv3.weight)
         h, w = f1.shape[-2:]
         f3 = F.conv2d(f1, vertical, padding=(1, 0))[:, :, 1:] + F.conv2d(f2, horizontal, padding=(0, 1))[..., :w]
         f4 = F.conv2d(f1, horizontal, padding=(0, 1))[..., 1:] + F.conv2d(f2, vertical, padding=(1, 0))[:, :, :h]

@@ -13,6 +13,7 @@ from conftest import (
 )
 
 from pixeldcn.upsamplers import build_upsampler
+from pixeldcn.upsamplers.edge_taps import TwoTapKernels
 
 pytestmark = pytest.mark.usefixtures("float64_default")
 
@@ -181,3 +182,15 @@ def test_pixeldcl_auto_takes_the_matrix_products_from_128_channels_on_where_they
     x = torch.randn(1, 2, 2, 2)
     assert ("EdgeTapsShuffleBackward" in autograd_steps(wide(x))) is products_pay
     assert "EdgeTapsShuffleBackward" not in autograd_steps(narrow(x))
+
+
+def test_two_tap_kernels_gradient_is_the_finite_difference_and_zero_off_the_edge_taps():
+    """TwoTapKernels hands its two kernels' gradients back as one 3x3 weight gradient; finite
+    differences in float64 are the oracle, also when only one of the kernels reaches the loss."""
+    weight = torch.randn(3, 2, 3, 3, dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(lambda w: TwoTapKernels.apply(w), (weight,))
+    torch.autograd.gradcheck(lambda w: TwoTapKernels.apply(w)[1].sin().sum(), (weight,))
+    vertical, horizontal = TwoTapKernels.apply(weight)
+    (vertical.sum() + 2 * horizontal.sum()).backward()
+    expected = torch.tensor([[0.0, 1.0, 0.0], [2.0, 0.0, 2.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(weight.grad, expected.expand_as(weight), rtol=0, atol=0)
