@@ -43,6 +43,12 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--iters", type=int, default=5, help="timed rounds: training steps and prediction batches")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument(
+        "--share-rounds",
+        type=int,
+        default=3,
+        help="further training steps per model with its up-samplers timed inside the step (0: none)",
+    )
+    parser.add_argument(
         "--train-iterations", type=int, default=10_000, help="workload the training time is extrapolated to"
     )
     parser.add_argument(
@@ -67,7 +73,7 @@ def main(argv: list[str] | None = None) -> Path:
     device = resolve_device(args.device)
     report = bench.run(
         CONFIG_DIR, setup, names, device, args.iters, args.warmup, workload,
-        matmul_size=args.matmul_size, extra_overrides=args.overrides,
+        matmul_size=args.matmul_size, extra_overrides=args.overrides, share_rounds=args.share_rounds,
     )  # fmt: skip
     s = report["setup"]
     label = (

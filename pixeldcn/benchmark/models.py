@@ -54,12 +54,16 @@ from .machine import (
     load_markdown,
     start_load_watch,
 )
+from .upsampler_share import clock_upsamplers
 
 BASELINES = ("deconv6", "deconv")
 # Models timed on the synthetic stand-in, with the dataset whose configuration (image size) they
 # take by default: the paper's Table 2 runs U-Net on PASCAL VOC; the VAE is the paper's CelebA one.
 MODEL_DATASETS = {"unet": "voc", "deeplab_resnet": "voc", "vae": "celeba"}
 PRECISION_DTYPES = {"32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# Where a result row keeps its up-samplers' share of the training step, and the columns shown of it.
+SHARE_KEY = "upsamplers_in_training_step"
+SHARE_COLUMNS = ("step_seconds", "upsampler_forward_seconds", "upsampler_backward_seconds", "rest_seconds")
 
 
 @dataclass(frozen=True)
@@ -167,8 +171,11 @@ def run(
     matmul_size: int | None = None,
     extra_overrides: Sequence[str] = (),
     progress: bool = True,
+    share_rounds: int = 3,
 ) -> dict:
-    """Time the trainer's training step and prediction of ``setup`` for every up-sampler in ``names``."""
+    """Time the trainer's training step and prediction of ``setup`` for every up-sampler in ``names``;
+    then ``share_rounds`` more training steps per model with its up-samplers clocked inside the step
+    (:mod:`~pixeldcn.benchmark.upsampler_share`; 0 skips them)."""
     unknown = sorted(set(names) - set(UPSAMPLERS))
     if unknown:
         raise ValueError(f"unknown up-sampler(s) {unknown}; valid names: {', '.join(UPSAMPLERS)}")
@@ -190,9 +197,10 @@ def run(
         with kernels_as_in_training(device, composed.trainer.deterministic) as deterministic:
             tasks: dict[Any, Any] = {}
             facts = {}
+            steps = {}
             for name, cfg in configs.items():
                 torch.manual_seed(seed)  # the same initialisation of the shared layers for every up-sampler
-                step = engine_steps.build(cfg, dataset, Path(scratch) / name, batch)
+                steps[name] = step = engine_steps.build(cfg, dataset, Path(scratch) / name, batch)
                 tasks[(name, "train")], tasks[(name, "predict")] = step.train, step.predict
                 facts[name] = {
                     "parameters": count_parameters(step.model),
@@ -206,6 +214,9 @@ def run(
             candidates = ceiling_tasks(device, matmul_size, dtype)
             tasks |= ceiling_calls(candidates)
             samples = round_robin(tasks, iters, warmup, device_timer(device), f"benchmark {setup.model}", progress)
+            # On the eager model, whose modules the hooks see (a compiled step would break its graph there).
+            eager_steps = {name: (step.model, step.eager_train) for name, step in steps.items()}
+            shares = clock_upsamplers(eager_steps, device, share_rounds, progress) if share_rounds > 0 else {}
     peak = ceiling(candidates, samples, matmul_size, dtype)
     results = summarize(
         {name: {mode: samples[(name, mode)] for mode in ("train", "predict")} for name in names},
@@ -214,6 +225,8 @@ def run(
         workload,
         peak["gflops_per_s"],
     )
+    for name, share in shares.items():
+        results[name][SHARE_KEY] = share
     return {
         "environment": device_description(device),
         "setup": {**asdict(setup), "width": composed.model.get("width"), "size": image_size, "batch_size": batch_size},
@@ -302,12 +315,35 @@ def to_markdown(report: dict) -> str:
             f"| {row['train_percent_of_peak']:.0f} | {shown('train_vs_deconv6')} | {shown('predict_vs_deconv6')} "
             f"| {shown('train_vs_deconv')} | {shown('predict_vs_deconv')} | {paper_train} | {paper_predict} |"
         )
-    lines += ["", *_paired_ratio_table(report["results"]), "", f"Paper (Tesla K40): {PAPER_TABLE2['summary']}"]
+    lines += ["", *_paired_ratio_table(report["results"]), *_share_table(report["results"])]
+    lines += ["", f"Paper (Tesla K40): {PAPER_TABLE2['summary']}"]
     lines += [
         f"{ceiling_markdown(peak)} Run time {format_minutes(report['duration_s'])}.",
         load_markdown(report["load"]),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _share_table(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Each model's up-samplers inside its training step, and the rest of the step."""
+    shares = {name: row[SHARE_KEY] for name, row in results.items() if SHARE_KEY in row}
+    if not shares:
+        return []
+    steps = next(iter(shares.values()))["steps"]
+    lines = [
+        "",
+        f"The up-samplers inside the training step: {steps} more steps per model (eager, models in turn), "
+        "each up-sampling layer's forward and backward timed by hooks that synchronise at every mark; "
+        "medians, ms (the rest: the step less its up-samplers).",
+        "",
+        "| up-sampler | layers | step | up-samplers forward | up-samplers backward | rest of the step "
+        "| up-samplers' share |",
+        "|---|" + "---:|" * 6,
+    ]
+    for name, share in shares.items():
+        times = " | ".join(f"{share[key] * 1e3:.1f}" for key in SHARE_COLUMNS)
+        lines.append(f"| {name} | {share['layers']} | {times} | {100 * share['upsampler_share']:.0f} % |")
+    return lines
 
 
 def _paired_ratio_table(results: Mapping[str, Mapping[str, Any]]) -> list[str]:

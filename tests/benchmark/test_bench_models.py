@@ -1,6 +1,8 @@
 """The model benchmark times the trainer's own step on configs composed like train.py's; its
 summary arithmetic is checked on fake timing rows with known medians and ratios."""
 
+import json
+
 import pytest
 import torch
 from conftest import CONFIG_DIR, load_script
@@ -69,8 +71,9 @@ def test_the_timed_step_is_the_trainers_with_the_tasks_loss_and_the_configured_o
     before = torch.are_deterministic_algorithms_enabled()
     report = run(CONFIG_DIR, TINY, ["deconv6", "deconv"], torch.device("cpu"), iters=2, warmup=1,
                  matmul_size=32, extra_overrides=sgd, progress=False)  # fmt: skip
-    # Per up-sampler: one step counting its FLOPs, then one per round (1 warm-up + 2 timed).
-    assert calls["train_step"] == calls["loss"] == 2 * (1 + 1 + 2)
+    # Per up-sampler: one step counting its FLOPs, one per round (1 warm-up + 2 timed), then three
+    # with its up-samplers clocked.
+    assert calls["train_step"] == calls["loss"] == 2 * (1 + 1 + 2 + 3)
     assert calls["optimizer"] == {"SGD"} and report["optimizer"]["_target_"] == "torch.optim.SGD"
     # Kernels chosen as train.py chooses them (trainer.deterministic=auto: deterministic on the CPU), then put back.
     assert report["deterministic"] is True and torch.are_deterministic_algorithms_enabled() == before
@@ -95,7 +98,12 @@ def test_the_vae_trains_through_the_generation_task(monkeypatch):
     )
     report = run(CONFIG_DIR, Setup(model="vae", width=4, size=16, batch_size=2), ["deconv6", "deconv"],
                  torch.device("cpu"), iters=1, warmup=0, matmul_size=32, progress=False)  # fmt: skip
-    assert len(calls) == 2 * 2 and report["setup"]["size"] == 16
+    assert len(calls) == 2 * (2 + 3) and report["setup"]["size"] == 16
+    assert all(row["upsamplers_in_training_step"]["layers"] > 0 for row in report["results"].values())
+    skipped = run(CONFIG_DIR, Setup(model="vae", width=4, size=16, batch_size=2), ["deconv"], torch.device("cpu"),
+                  iters=1, warmup=0, matmul_size=32, progress=False, share_rounds=0)  # fmt: skip
+    assert len(calls) == 2 * (2 + 3) + 2  # deconv's FLOPs step and one round, no clocked steps
+    assert not any("upsamplers_in_training_step" in row for row in skipped["results"].values())
 
 
 def test_unknown_upsampler_is_rejected_before_any_work():
@@ -109,4 +117,13 @@ def test_script_times_the_trainer_and_writes_json_and_markdown(tmp_path):
                         "--iters", "1", "--warmup", "0", "--matmul-size", "32", "--names", "pixeldcl",
                         "--out-dir", str(tmp_path)])  # fmt: skip
     assert stem.name.startswith("unet_cpu_w4_s32_b2_p32")
-    assert stem.with_suffix(".json").is_file() and "| pixeldcl |" in stem.with_suffix(".md").read_text()
+    markdown = stem.with_suffix(".md").read_text()
+    assert stem.with_suffix(".json").is_file() and "| pixeldcl |" in markdown
+    # Every model's four decoder up-samplers timed inside three further training steps.
+    results = json.loads(stem.with_suffix(".json").read_text())["results"]
+    for name in ("deconv6", "deconv", "pixeldcl"):
+        share = results[name]["upsamplers_in_training_step"]
+        assert share["layers"] == 4 and share["steps"] == 3
+        assert 0 < share["upsampler_forward_seconds"] and 0 < share["upsampler_backward_seconds"]
+        assert 0 < share["rest_seconds"] < share["step_seconds"] and 0 < share["upsampler_share"] < 1
+    assert "The up-samplers inside the training step: 3 more steps" in markdown
