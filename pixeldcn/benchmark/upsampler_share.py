@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from pixeldcn.upsamplers import UPSAMPLERS, UPSAMPLERS_3D
-from pixeldcn.utils.timing import median, synchronize
+from pixeldcn.utils.timing import Stopwatch, median, synchronize
 
 UPSAMPLER_TYPES: tuple[type[nn.Module], ...] = (*UPSAMPLERS.values(), *UPSAMPLERS_3D.values())
 
@@ -98,9 +98,9 @@ class UpsamplerClock:
         if self._handles is None:
             raise RuntimeError("enter the clock (with UpsamplerClock(...) as clock) before timing a step")
         self._forward = self._backward = 0.0
-        start = self._now()
-        step()
-        seconds = self._now() - start
+        with Stopwatch(self.device) as watch:
+            step()
+        seconds = watch.seconds
         self._started.clear()
         self.records.append(
             {
