@@ -8,6 +8,10 @@
 * The load average before and after a run: other processes competing for the cores slow the many
   small kernels of some layers far more than others (on 2 busy cores PixelDCL / deconv6 measured
   2.49 where a quiet machine gives 0.79), so a run on a busy machine is flagged, not trusted.
+* How steady the machine's speed was: the ceiling's kernels do the same work every round, so their
+  round-to-round variation is the machine's, not a layer's. Other tenants of a virtual machine's
+  host share its caches and memory bandwidth without raising its load average, so a run can be
+  unsteady on a machine the load average calls quiet; such a run is flagged too.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ import torch.nn.functional as F
 
 # Above this share of the cores in use by others (1-minute load average), a machine is not quiet.
 BUSY_SHARE = 0.5
+# Above this variation of a dense kernel's time between rounds (interquartile range over median), the
+# machine's own speed moved by more than the few per cent the benchmarks' ratios must resolve. On an
+# AVX2 AMD EPYC instance whose load average read quiet, the two kernels alone varied by 8-21 % and
+# PixelDCL / deconv6's per-round training ratio ranged 0.79-1.17 (2026-12-03).
+UNSTEADY_SPREAD = 0.05
 
 
 def available_cores() -> int:
@@ -49,31 +58,46 @@ class Load:
     threads: int  # the run's own compute threads, which count towards the load it raises
     before: list[float] | None
     after: list[float] | None = None
+    kernel_spread: float | None = None  # see :func:`relative_spread`, of the steadier ceiling kernel
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def quiet_warnings(before: list[float] | None, after: list[float] | None, cores: int, threads: int) -> list[str]:
-    """Why a run's timings may not be trusted, judged from the 1-minute load average.
+def quiet_warnings(
+    before: list[float] | None,
+    after: list[float] | None,
+    cores: int,
+    threads: int,
+    kernel_spread: float | None = None,
+) -> list[str]:
+    """Why a run's timings may not be trusted, judged from the 1-minute load average and the
+    ceiling's ``kernel_spread`` (:func:`relative_spread`).
 
     Busy before: more than ``BUSY_SHARE * cores`` runnable processes on average. Busy during: the
     load after the run exceeds both the load before and the run's own ``threads`` by more than that
-    (the benchmark's own threads raise the load, so only the excess is someone else's).
+    (the benchmark's own threads raise the load, so only the excess is someone else's). Unsteady:
+    the kernel's time varied by more than ``UNSTEADY_SPREAD`` between rounds.
     """
-    if before is None or after is None:
-        return []
-    limit = BUSY_SHARE * cores
     warnings = []
-    if before[0] > limit:
+    if before is not None and after is not None:
+        limit = BUSY_SHARE * cores
+        if before[0] > limit:
+            warnings.append(
+                f"the machine was busy before the run (1-min load {before[0]:.2f} > {limit:g}, half of {cores} cores)"
+            )
+        if after[0] > max(before[0], threads) + limit:
+            warnings.append(
+                f"the load rose during the run (1-min load {before[0]:.2f} -> {after[0]:.2f}, of which at most "
+                f"{threads} from this run's threads, on {cores} cores)"
+            )
+    if kernel_spread is not None and kernel_spread > UNSTEADY_SPREAD:
         warnings.append(
-            f"the machine was busy before the run (1-min load {before[0]:.2f} > {limit:g}, half of {cores} cores)"
-        )
-    if after[0] > max(before[0], threads) + limit:
-        warnings.append(
-            f"the load rose during the run (1-min load {before[0]:.2f} -> {after[0]:.2f}, of which at most "
-            f"{threads} from this run's threads, on {cores} cores)"
+            f"the machine's speed moved during the run: the same dense kernel's time varied by "
+            f"{100 * kernel_spread:.0f} % between rounds (interquartile range over median; steady: at most "
+            f"{100 * UNSTEADY_SPREAD:.0f} %); the load average cannot see such causes (other tenants of a "
+            "virtual machine's host, clock changes)"
         )
     return warnings
 
@@ -82,22 +106,29 @@ def start_load_watch(threads: int | None = None) -> Load:
     return Load(cores=available_cores(), threads=threads or torch.get_num_threads(), before=load_average())
 
 
-def finish_load_watch(load: Load) -> Load:
-    """Record the load after the run and its warnings; print each warning to stderr."""
+def finish_load_watch(load: Load, peak: dict | None = None) -> Load:
+    """Record the load after the run, the steadiness of the ceiling's kernels (``peak``, from
+    :func:`ceiling`) and their warnings; print each warning to stderr."""
     load.after = load_average()
-    load.warnings = quiet_warnings(load.before, load.after, load.cores, load.threads)
+    spreads = [] if peak is None else [value for value in peak["spread"].values() if value is not None]
+    load.kernel_spread = min(spreads, default=None)
+    load.warnings = quiet_warnings(load.before, load.after, load.cores, load.threads, load.kernel_spread)
     for warning in load.warnings:
         print(f"warning: {warning}; ratios measured now can be far from a quiet machine's", file=sys.stderr)
     return load
 
 
 def load_markdown(load: dict) -> str:
-    """One line for a report: the load averages, and each warning in bold."""
+    """One line for a report: the load averages, the ceiling kernel's variation between rounds, and each
+    warning in bold."""
     if load["before"] is None:
-        return "Load average: not available on this OS."
-    before, after = (" / ".join(f"{v:.2f}" for v in values) for values in (load["before"], load["after"]))
-    line = f"Load average (1 / 5 / 15 min) before: {before}; after: {after}; {load['cores']} cores."
-    return "\n".join([line, *(f"**Warning: {warning}.**" for warning in load["warnings"])])
+        line = "Load average: not available on this OS."
+    else:
+        before, after = (" / ".join(f"{v:.2f}" for v in values) for values in (load["before"], load["after"]))
+        line = f"Load average (1 / 5 / 15 min) before: {before}; after: {after}; {load['cores']} cores."
+    if load.get("kernel_spread") is not None:
+        line += f" Dense kernel's round-to-round variation: {100 * load['kernel_spread']:.1f} %."
+    return "\n".join([line, *(f"**Warning: {warning}.**" for warning in load.get("warnings", []))])
 
 
 def default_matmul_size(device: torch.device) -> int:
@@ -154,6 +185,14 @@ def ceiling_calls(
     return {(CEILING, label): task for label, (task, _) in candidates.items()}
 
 
+def relative_spread(samples: Sequence[float]) -> float | None:
+    """Interquartile range over median of one task's timings, or ``None`` for fewer than 4."""
+    if len(samples) < 4:
+        return None
+    lower, middle, upper = statistics.quantiles(samples, n=4)
+    return (upper - lower) / middle
+
+
 def ceiling(
     candidates: dict[str, tuple[Callable[[], object], int]],
     samples: Mapping[Hashable, Sequence[float]],
@@ -161,12 +200,19 @@ def ceiling(
     dtype: torch.dtype = torch.float32,
 ) -> dict:
     """The roofline's ceiling: the fastest achieved GFLOP/s of the ``candidates`` (from :func:`ceiling_tasks`),
-    each from the median of its harness ``samples`` (timed under :func:`ceiling_calls`' keys)."""
-    rates = {
-        label: gflops(flops, statistics.median(samples[(CEILING, label)])) for label, (_, flops) in candidates.items()
-    }
+    each from the median of its harness ``samples`` (timed under :func:`ceiling_calls`' keys), and
+    each one's :func:`relative_spread` between rounds (``spread``)."""
+    timings = {label: samples[(CEILING, label)] for label in candidates}
+    rates = {label: gflops(flops, statistics.median(timings[label])) for label, (_, flops) in candidates.items()}
     source = max(rates, key=rates.__getitem__)
-    return {"gflops_per_s": rates[source], "source": source, "candidates": rates, "size": size, "dtype": str(dtype)}
+    return {
+        "gflops_per_s": rates[source],
+        "source": source,
+        "candidates": rates,
+        "spread": {label: relative_spread(values) for label, values in timings.items()},
+        "size": size,
+        "dtype": str(dtype),
+    }
 
 
 def ceiling_markdown(peak: dict) -> str:

@@ -237,7 +237,7 @@ def run(
         "warmup": warmup,
         "deterministic": deterministic,
         "peak": peak,
-        "load": finish_load_watch(load).as_dict(),
+        "load": finish_load_watch(load, peak).as_dict(),
         "duration_s": time.perf_counter() - started,
         "results": results,
     }

@@ -265,7 +265,7 @@ def run(
             "matmul_size": matmul_size,
         },  # fmt: skip
         "peak": peak,
-        "load": finish_load_watch(load).as_dict(),
+        "load": finish_load_watch(load, peak).as_dict(),
         "duration_s": time.perf_counter() - started,
         "results": results,
     }

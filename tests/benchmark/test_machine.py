@@ -10,10 +10,13 @@ from pixeldcn.benchmark.machine import (
     ceiling_calls,
     ceiling_markdown,
     ceiling_tasks,
+    finish_load_watch,
     gflops,
     load_markdown,
     matmul_task,
     quiet_warnings,
+    relative_spread,
+    start_load_watch,
 )
 
 
@@ -46,6 +49,37 @@ def test_markdown_shows_both_averages_and_the_warnings():
     assert "**Warning: it was busy.**" in text
 
 
+def test_relative_spread_is_the_interquartile_range_over_the_median():
+    # Quartiles of 1..8 (the exclusive method): 2.25, 4.5, 6.75, so (6.75 - 2.25) / 4.5 = 1.
+    assert relative_spread([8, 1, 7, 2, 6, 3, 5, 4]) == pytest.approx(1.0)
+    assert relative_spread([0.5] * 6) == 0.0
+    assert relative_spread([1.0, 2.0, 3.0]) is None  # too few rounds to say
+
+
+def test_an_unsteady_kernel_is_flagged_even_where_the_load_average_is_quiet_or_missing():
+    (warning,) = quiet_warnings([0.2, 0.3, 0.3], [1.9, 0.8, 0.4], cores=2, threads=2, kernel_spread=0.12)
+    assert "speed moved during the run" in warning and "varied by 12 %" in warning
+    assert quiet_warnings([0.2, 0.3, 0.3], [1.9, 0.8, 0.4], cores=2, threads=2, kernel_spread=0.03) == []
+    assert len(quiet_warnings(None, None, cores=2, threads=2, kernel_spread=0.2)) == 1
+
+
+def test_the_steadier_ceiling_kernel_judges_the_run():
+    def finished(spreads: dict) -> dict:
+        load = start_load_watch(threads=1)
+        load.before = [0.0, 0.0, 0.0]  # a quiet start, whatever this machine's load is now
+        load = finish_load_watch(load, {"spread": spreads})
+        return load.as_dict()
+
+    steady = finished({"mm": 0.4, "conv": 0.02, "too few rounds": None})
+    assert steady["kernel_spread"] == 0.02
+    assert not any("speed moved" in warning for warning in steady["warnings"])
+    unsteady = finished({"mm": 0.4, "conv": 0.09})
+    assert unsteady["kernel_spread"] == 0.09
+    assert any("varied by 9 %" in warning for warning in unsteady["warnings"])
+    assert "round-to-round variation: 9.0 %" in load_markdown(unsteady)
+    assert finished({"mm": None})["kernel_spread"] is None
+
+
 def test_matmul_task_computes_a_product_and_counts_2_n_cubed():
     work, flops = matmul_task(torch.device("cpu"), 8)
     assert flops == 2 * 8**3
@@ -63,5 +97,8 @@ def test_ceiling_candidates_count_the_flops_they_run_and_the_faster_sets_the_cei
     peak = ceiling(candidates, samples, 64)  # from each one's median
     assert peak["candidates"] == pytest.approx({mm: 1.0, conv: 4.0})
     assert peak["source"] == conv and peak["gflops_per_s"] == pytest.approx(4.0)
+    assert peak["spread"] == {mm: None, conv: None}  # one and three rounds: too few to say
+    samples[(CEILING, mm)] = [8, 1, 7, 2, 6, 3, 5, 4]
+    assert ceiling(candidates, samples, 64)["spread"] == {mm: pytest.approx(1.0), conv: None}
     line = ceiling_markdown(peak)
     assert "4.0 GFLOP/s" in line and f"({conv}; {mm} 1.0 GFLOP/s)" in line
