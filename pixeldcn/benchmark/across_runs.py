@@ -156,7 +156,7 @@ def judge(paths: Sequence[Path], targets: Sequence[Target] = DEFAULT_TARGETS, mi
         }
         for report, path in zip(reports, paths)
     ]
-    return {"setup": reports[0]["setup"], "runs": runs, "rows": rows, "min_runs": min_runs}
+    return {"setup": reports[0]["setup"], "runs": runs, "rows": rows}
 
 
 def _shown_cell(cell: dict[str, Any]) -> str:
