@@ -19,11 +19,18 @@ from pixeldcn.benchmark import across_runs
 from pixeldcn.utils.io import atomic_write_text
 
 
+def target(text: str) -> across_runs.Target:
+    try:
+        return across_runs.parse_target(text)
+    except ValueError as error:  # argparse shows an ArgumentTypeError's own message
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("reports", nargs="+", type=Path, help="JSON reports of scripts/benchmark.py, or their folders")
     parser.add_argument(
-        "--target", action="append", type=across_runs.parse_target, metavar="NAME/BASELINE=LIMIT",
+        "--target", action="append", type=target, metavar="NAME/BASELINE=LIMIT",
         help="a ratio and its limit (repeatable; default: step 8's three)",
     )  # fmt: skip
     parser.add_argument("--min-runs", type=int, default=3, help="runs needed for a verdict")

@@ -107,6 +107,10 @@ def _cell(report: dict[str, Any], target: Target, mode: str, path: Path) -> dict
     if missing:
         raise ValueError(f"{path} has no {' and no '.join(missing)}: run the benchmark with --names {target.name}")
     row = rows[target.name]
+    if f"{mode}_vs_{target.baseline}_paired" not in row:
+        raise ValueError(
+            f"{path} holds no paired per-round ratios (an older benchmark's report): rerun scripts/benchmark.py"
+        )
     paired = row[f"{mode}_vs_{target.baseline}_paired"]
     ratio, median, interval = row[f"{mode}_vs_{target.baseline}"], paired["median"], paired["interval"]
     met = ratio <= target.limit and median <= target.limit

@@ -79,6 +79,11 @@ def test_only_runs_of_one_setup_are_summarised_together(tmp_path):
         judge([first, other], [TARGET])
     with pytest.raises(ValueError, match="has no ipixeldcl"):
         judge([first], [Target("ipixeldcl", "deconv6", 1.27)], min_runs=1)
+    older = json.loads(first.read_text())
+    del older["results"]["pixeldcl"]["train_vs_deconv6_paired"]
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    with pytest.raises(ValueError, match="no paired per-round ratios"):
+        judge([tmp_path / "older.json"], [TARGET], min_runs=1)
     (tmp_path / "layers.json").write_text(json.dumps({"results": {}}))
     with pytest.raises(ValueError, match="not a report of scripts/benchmark.py"):
         judge([tmp_path / "layers.json"], [TARGET])
@@ -116,3 +121,6 @@ def test_script_summarises_real_benchmark_reports(tmp_path, capsys):
     with pytest.raises(SystemExit):
         load_script("summarize_benchmarks").main([str(tmp_path / "nothing_here")])
     assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        load_script("summarize_benchmarks").main([str(tmp_path / "runs"), "--target", "pixeldcl=0.97"])
+    assert "a target reads NAME/BASELINE=LIMIT" in capsys.readouterr().err
