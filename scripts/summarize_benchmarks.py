@@ -6,7 +6,8 @@
 
 Per run and mode a target is met when the ratio of medians and the paired per-round median are both
 at most the limit, and resolved when the median's 95 % interval is too; a verdict needs --min-runs
-runs (default 3), and runs the benchmark flagged busy or unsteady are marked. The default targets
+runs (default 3) of at least --min-iters rounds (default 10), and runs the benchmark flagged busy or
+unsteady are marked. The default targets
 are step 8's for U-Net width 64 at 256x256, batch 1 (pixeldcn.benchmark.across_runs.DEFAULT_TARGETS).
 """
 
@@ -34,11 +35,12 @@ def main(argv: list[str] | None = None) -> str:
         help="a ratio and its limit (repeatable; default: step 8's three)",
     )  # fmt: skip
     parser.add_argument("--min-runs", type=int, default=3, help="runs needed for a verdict")
+    parser.add_argument("--min-iters", type=int, default=10, help="timed rounds a run needs to count")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
     args = parser.parse_args(argv)
     try:
         paths = across_runs.report_paths(args.reports)
-        summary = across_runs.judge(paths, args.target or across_runs.DEFAULT_TARGETS, args.min_runs)
+        summary = across_runs.judge(paths, args.target or across_runs.DEFAULT_TARGETS, args.min_runs, args.min_iters)
     except (OSError, ValueError) as error:
         parser.exit(2, f"error: {error}\n")
     markdown = across_runs.to_markdown(summary)

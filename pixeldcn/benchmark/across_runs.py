@@ -14,7 +14,8 @@ a target:
 * is met in every run but not resolved: some intervals reach above the target;
 * is missed in ``k`` of ``n`` runs.
 
-With fewer than ``min_runs`` runs there is no verdict ("not enough runs"). Runs that the benchmark
+Only runs of at least ``min_iters`` timed rounds count (step 8 asks for 10), and with fewer than
+``min_runs`` such runs there is no verdict ("not enough runs"). Runs that the benchmark
 flagged (a busy or unsteady machine, see :mod:`pixeldcn.benchmark.machine`) are marked, and the
 verdict counts them.
 """
@@ -123,11 +124,13 @@ def _cell(report: dict[str, Any], target: Target, mode: str, path: Path) -> dict
     }
 
 
-def verdict(cells: Sequence[dict[str, Any]], flagged: int, min_runs: int) -> str:
-    """The verdict over one target's ``cells`` (one per run), ``flagged`` of the runs flagged."""
+def verdict(cells: Sequence[dict[str, Any]], flagged: int, min_runs: int, min_iters: int = 1) -> str:
+    """The verdict over one target's ``cells`` (one per counted run, each of at least ``min_iters``
+    rounds), ``flagged`` of those runs flagged."""
     runs = len(cells)
     if runs < min_runs:
-        return f"not enough runs ({runs} of {min_runs})"
+        counted = f" with at least {min_iters} iterations" if min_iters > 1 else ""
+        return f"not enough runs ({runs} of {min_runs}{counted})"
     missed = sum(not cell["met"] for cell in cells)
     unresolved = sum(cell["met"] and not cell["resolved"] for cell in cells)
     if missed:
@@ -139,26 +142,32 @@ def verdict(cells: Sequence[dict[str, Any]], flagged: int, min_runs: int) -> str
     return text + (f"; {flagged} of the runs flagged busy or unsteady" if flagged else "")
 
 
-def judge(paths: Sequence[Path], targets: Sequence[Target] = DEFAULT_TARGETS, min_runs: int = 3) -> dict[str, Any]:
-    """Each target in each mode across the reports at ``paths``: per-run cells and a :func:`verdict`."""
+def judge(
+    paths: Sequence[Path], targets: Sequence[Target] = DEFAULT_TARGETS, min_runs: int = 3, min_iters: int = 10
+) -> dict[str, Any]:
+    """Each target in each mode across the reports at ``paths``: per-run cells and a :func:`verdict`
+    over the runs of at least ``min_iters`` rounds."""
     reports = load_reports(paths)
-    flags = [bool(report.get("load", {}).get("warnings")) for report in reports]
+    counted = [report["iters"] >= min_iters for report in reports]
+    flagged = sum(bool(report.get("load", {}).get("warnings")) for report, kept in zip(reports, counted) if kept)
     rows = []
     for target in targets:
         for mode in MODES:
             cells = [_cell(report, target, mode, path) for report, path in zip(reports, paths)]
+            kept = [cell for cell, keep in zip(cells, counted) if keep]
             rows.append(
-                {"target": target, "mode": mode, "cells": cells, "verdict": verdict(cells, sum(flags), min_runs)}
+                {"target": target, "mode": mode, "cells": cells, "verdict": verdict(kept, flagged, min_runs, min_iters)}
             )
     runs = [
         {
             "path": str(path),
             "iters": report["iters"],
+            "counted": keep,
             "device": report.get("environment", {}).get("device_name"),
             "ceiling_gflops_per_s": report.get("peak", {}).get("gflops_per_s"),
             "warnings": report.get("load", {}).get("warnings", []),
         }
-        for report, path in zip(reports, paths)
+        for report, path, keep in zip(reports, paths, counted)
     ]
     return {"setup": reports[0]["setup"], "runs": runs, "rows": rows}
 
@@ -172,7 +181,9 @@ def _shown_cell(cell: dict[str, Any]) -> str:
 def to_markdown(summary: dict[str, Any]) -> str:
     """The targets as a table, one column per run (flagged runs marked), and a key to the runs."""
     setup, runs = summary["setup"], summary["runs"]
-    header = ["ratio", *(f"run {k}" + " (flagged)" * bool(run["warnings"]) for k, run in enumerate(runs, 1))]
+    header = ["ratio"]
+    for k, run in enumerate(runs, 1):
+        header.append(f"run {k}" + " (flagged)" * bool(run["warnings"]) + " (not counted)" * (not run["counted"]))
     lines = [
         f"{setup['model']} (width {setup['width']}, {setup['size']}x{setup['size']}, batch {setup['batch_size']}, "
         f"precision {setup['precision']}): {len(runs)} runs. Each cell: the ratio of medians; the paired "
@@ -190,7 +201,8 @@ def to_markdown(summary: dict[str, Any]) -> str:
     lines.append("")
     for k, run in enumerate(runs, 1):
         ceiling = run["ceiling_gflops_per_s"]
-        facts = [f"{run['iters']} iterations", run["device"] or "device not recorded"]
+        facts = [f"{run['iters']} iterations" + ", too few to count" * (not run["counted"])]
+        facts.append(run["device"] or "device not recorded")
         if ceiling is not None:
             facts.append(f"ceiling {ceiling:.0f} GFLOP/s")
         flagged = "; flagged: " + "; ".join(run["warnings"]) if run["warnings"] else ""

@@ -13,14 +13,14 @@ SETUP = {"model": "unet", "width": 64, "size": 256, "batch_size": 1, "precision"
 TARGET = Target("pixeldcl", "deconv6", 0.97)
 
 
-def write_report(path, train, predict=(0.95, 0.95, [0.94, 0.96]), setup=SETUP, warnings=()):
+def write_report(path, train, predict=(0.95, 0.95, [0.94, 0.96]), setup=SETUP, warnings=(), iters=10):
     """A report as scripts/benchmark.py writes it, with only pixeldcl / deconv6 filled in: each mode
     (ratio of medians, paired median, interval)."""
     row = {}
     for mode, (ratio, median, interval) in {"train": train, "predict": predict}.items():
         row[f"{mode}_vs_deconv6"] = ratio
         row[f"{mode}_vs_deconv6_paired"] = {"median": median, "interval": interval, "rounds": 10}
-    report = {"setup": setup, "iters": 10, "results": {"deconv6": {}, "pixeldcl": row},
+    report = {"setup": setup, "iters": iters, "results": {"deconv6": {}, "pixeldcl": row},
               "environment": {"device_name": "a CPU"}, "peak": {"gflops_per_s": 100.0},
               "load": {"warnings": list(warnings)}}  # fmt: skip
     path.write_text(json.dumps(report))
@@ -55,8 +55,22 @@ def test_either_statistic_above_the_limit_misses_the_run(tmp_path):
 
 def test_too_few_runs_get_no_verdict(tmp_path):
     below = (0.96, 0.955, [0.95, 0.965])
-    assert train_verdict(tmp_path, [below] * 2) == "not enough runs (2 of 3)"
+    assert train_verdict(tmp_path, [below] * 2) == "not enough runs (2 of 3 with at least 10 iterations)"
     assert train_verdict(tmp_path, [below] * 2, min_runs=2) == "holds in every run"
+
+
+def test_runs_of_too_few_iterations_are_shown_but_not_counted(tmp_path):
+    below, above = (0.96, 0.955, [0.95, 0.965]), (0.99, 0.99, [0.98, 1.0])
+    paths = [write_report(tmp_path / f"{k}.json", below) for k in "abc"]
+    short = write_report(tmp_path / "d.json", above, iters=5)
+    summary = judge([*paths, short], [TARGET])
+    assert summary["rows"][0]["verdict"] == "holds in every run"
+    markdown = to_markdown(summary)
+    assert "| run 4 (not counted) |" in markdown and "5 iterations, too few to count" in markdown
+    assert judge([*paths[:2], short], [TARGET])["rows"][0]["verdict"] == (
+        "not enough runs (2 of 3 with at least 10 iterations)"
+    )
+    assert judge([*paths[:2], short], [TARGET], min_iters=5)["rows"][0]["verdict"] == "missed in 1 of 3 runs"
 
 
 def test_flagged_runs_are_counted_and_marked(tmp_path):
@@ -113,7 +127,7 @@ def test_script_summarises_real_benchmark_reports(tmp_path, capsys):
     assert out.read_text() == markdown
     rows = [line for line in markdown.splitlines() if line.startswith("| pixeldcl") or line.startswith("| ipixeldcl")]
     assert len(rows) == 6  # three default targets, training and prediction
-    assert all(row.endswith("| not enough runs (2 of 3) |") for row in rows)
+    assert all(row.endswith("| not enough runs (0 of 3 with at least 10 iterations) |") for row in rows)
     assert all(row.count("no interval") == 2 for row in rows)  # one round per run: no interval
     # Each cell is the report's own ratio of medians.
     first = json.loads(sorted((tmp_path / "runs").glob("*.json"))[0].read_text())
