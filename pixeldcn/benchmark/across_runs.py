@@ -149,7 +149,7 @@ def judge(
     over the runs of at least ``min_iters`` rounds."""
     reports = load_reports(paths)
     counted = [report["iters"] >= min_iters for report in reports]
-    flagged = sum(bool(report.get("load", {}).get("warnings")) for report, kept in zip(reports, counted) if kept)
+    flagged = sum(bool(report.get("load", {}).get("warnings")) for report, keep in zip(reports, counted) if keep)
     rows = []
     for target in targets:
         for mode in MODES:
